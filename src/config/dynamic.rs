@@ -1,0 +1,176 @@
+//! The dynamic configuration, `domains.toml`: domains, accounts and their addresses. Reloaded
+//! while running.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{ConfigError, Problems};
+use crate::address::{Address, Domain, Localpart};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicFile {
+    #[serde(default)]
+    pub domains: BTreeMap<String, DomainFile>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainFile {
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFile {
+    /// The account's main domain: bare localparts in `addresses` belong to it.
+    pub domain: String,
+    /// `user@domain`, a bare `user` (of the account's domain) or `@domain` (catch-all: every
+    /// address of that domain not configured elsewhere).
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    pub name: String,
+    pub domain: Domain,
+    pub addresses: Vec<Address>,
+    pub full_name: String,
+}
+
+/// Where mail for an address goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub account: String,
+}
+
+/// The validated dynamic configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DynamicConfig {
+    pub file: PathBuf,
+    pub domains: BTreeMap<String, Domain>,
+    pub accounts: BTreeMap<String, AccountConfig>,
+    /// Address lookup key → account.
+    addresses: HashMap<String, String>,
+    /// ASCII domain → catch-all account.
+    catchall: HashMap<String, String>,
+}
+
+/// Whether `name` can name an account: it is also a directory name.
+pub fn valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl DynamicFile {
+    pub fn validate(self, file: &Path) -> Result<DynamicConfig, ConfigError> {
+        let mut problems = Problems::new(file);
+        let mut config = DynamicConfig { file: file.to_path_buf(), ..DynamicConfig::default() };
+        for name in self.domains.keys() {
+            match Domain::parse(name) {
+                Ok(d) => {
+                    if config.domains.insert(d.ascii().to_string(), d).is_some() {
+                        problems.add(&format!("domains.{name}"), "configured twice (in Unicode and ASCII form?)");
+                    }
+                }
+                Err(e) => problems.add(&format!("domains.{name}"), e.to_string()),
+            }
+        }
+        for (name, a) in self.accounts {
+            let key = |k: &str| format!("accounts.{name}.{k}");
+            if !valid_account_name(&name) {
+                problems.add(&format!("accounts.{name}"), "account names are letters, digits, '.', '_' and '-', not starting with '.'");
+                continue;
+            }
+            let domain = match Domain::parse(&a.domain) {
+                Ok(d) if config.domains.contains_key(d.ascii()) => d,
+                Ok(d) => {
+                    problems.add(&key("domain"), format!("domain {d} is not configured under [domains]"));
+                    continue;
+                }
+                Err(e) => {
+                    problems.add(&key("domain"), e.to_string());
+                    continue;
+                }
+            };
+            if a.addresses.is_empty() {
+                problems.add(&key("addresses"), "an account needs at least one address");
+            }
+            let mut addresses = Vec::new();
+            for (i, text) in a.addresses.iter().enumerate() {
+                let akey = key(&format!("addresses[{i}]"));
+                if let Some(catchall) = text.strip_prefix('@') {
+                    match Domain::parse(catchall) {
+                        Ok(d) if config.domains.contains_key(d.ascii()) => {
+                            if let Some(other) = config.catchall.insert(d.ascii().to_string(), name.clone()) {
+                                problems.add(&akey, format!("catch-all for {d} also set for account {other}"));
+                            }
+                        }
+                        Ok(d) => problems.add(&akey, format!("domain {d} is not configured under [domains]")),
+                        Err(e) => problems.add(&akey, e.to_string()),
+                    }
+                    continue;
+                }
+                let parsed = if text.contains('@') {
+                    Address::parse_simple(text)
+                } else {
+                    Localpart::new(text).map(|localpart| Address { localpart, domain: domain.clone() })
+                };
+                match parsed {
+                    Ok(addr) if !config.domains.contains_key(addr.domain.ascii()) => {
+                        problems.add(&akey, format!("domain {} is not configured under [domains]", addr.domain));
+                    }
+                    Ok(addr) if addr.localpart.as_str().is_empty() => problems.add(&akey, "empty localpart"),
+                    Ok(addr) => {
+                        if let Some(other) = config.addresses.insert(addr.lookup_key(), name.clone()) {
+                            problems.add(&akey, format!("address {addr} also belongs to account {other}"));
+                        }
+                        addresses.push(addr);
+                    }
+                    Err(e) => problems.add(&akey, e.to_string()),
+                }
+            }
+            config.accounts.insert(
+                name.clone(),
+                AccountConfig { name, domain, addresses, full_name: a.full_name },
+            );
+        }
+        problems.finish()?;
+        Ok(config)
+    }
+}
+
+impl DynamicConfig {
+    /// The account mail for `address` goes to: its configured address, else the catch-all of
+    /// its domain.
+    pub fn destination(&self, address: &Address) -> Option<Destination> {
+        self.addresses
+            .get(&address.lookup_key())
+            .or_else(|| self.catchall.get(address.domain.ascii()))
+            .map(|account| Destination { account: account.clone() })
+    }
+
+    /// Whether mail for `domain` is ours.
+    pub fn is_local_domain(&self, domain: &Domain) -> bool {
+        self.domains.contains_key(domain.ascii())
+    }
+
+    /// The account a login name (an address or an account name) belongs to.
+    pub fn login_account(&self, login: &str) -> Option<&AccountConfig> {
+        if let Some(account) = self.accounts.get(login) {
+            return Some(account);
+        }
+        let address = Address::parse_simple(login).ok()?;
+        let account = self.addresses.get(&address.lookup_key())?;
+        self.accounts.get(account)
+    }
+}

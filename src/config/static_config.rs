@@ -1,0 +1,218 @@
+//! The static configuration, `moxide.toml`: what needs a restart to change (host name, data
+//! directory, listeners, TLS files, log level, service user).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{ConfigError, Problems};
+use crate::address::Domain;
+
+/// Default maximum message size: 100 MiB, as mox.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 100 << 20;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFile {
+    pub hostname: String,
+    /// Data directory, relative to the directory of this file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The dynamic file, relative to the directory of this file.
+    #[serde(default = "default_domains_file")]
+    pub domains_file: PathBuf,
+    /// Unprivileged user the server runs as after binding its ports when started as root.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// A level (error, warn, info, debug, trace) or a tracing filter such as `info,moxide::store=debug`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    #[serde(default)]
+    pub listeners: BTreeMap<String, ListenerFile>,
+}
+
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_domains_file() -> PathBuf {
+    "domains.toml".into()
+}
+fn default_user() -> String {
+    "moxide".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerFile {
+    pub ips: Vec<IpAddr>,
+    /// Host name announced on this listener; the global one when absent.
+    pub hostname: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub smtp: Option<SmtpService>,
+    pub submission: Option<SmtpService>,
+    pub imap: Option<Service>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// PEM certificate chain and key, relative to the directory of this file.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpService {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub port: Option<u16>,
+    /// Largest message accepted, in bytes.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub port: Option<u16>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_message_size() -> u64 {
+    DEFAULT_MAX_MESSAGE_SIZE
+}
+
+/// What a listener serves on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// SMTP for incoming mail (MX), port 25.
+    Smtp,
+    /// Message submission (RFC 6409), port 587.
+    Submission,
+    /// IMAP, port 143.
+    Imap,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Submission => "submission",
+            Protocol::Imap => "imap",
+        }
+    }
+}
+
+/// One socket to listen on, after validation.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub protocol: Protocol,
+    pub ip: IpAddr,
+    /// 0 asks the system for a free port.
+    pub port: u16,
+    pub hostname: Domain,
+    pub max_message_size: u64,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// The validated static configuration.
+#[derive(Debug, Clone)]
+pub struct StaticConfig {
+    pub file: PathBuf,
+    pub hostname: Domain,
+    pub data_dir: PathBuf,
+    pub domains_file: PathBuf,
+    pub user: String,
+    pub log_level: String,
+    pub listeners: Vec<ListenerConfig>,
+}
+
+impl StaticFile {
+    /// Checks values and resolves relative paths against `dir`, the directory of the file.
+    pub fn validate(self, file: &Path) -> Result<StaticConfig, ConfigError> {
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let mut problems = Problems::new(file);
+        let hostname = match Domain::parse(&self.hostname) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.add("hostname", e.to_string());
+                Domain::parse("localhost").map_err(|e| problems.fatal("hostname", e.to_string()))?
+            }
+        };
+        if self.user.is_empty() || self.user.contains(['/', ':', '\n']) {
+            problems.add("user", format!("{:?} is not a valid user name", self.user));
+        }
+        if let Err(e) = crate::logging::filter(&self.log_level) {
+            problems.add("log_level", e);
+        }
+        let mut listeners = Vec::new();
+        for (name, l) in &self.listeners {
+            let key = |k: &str| format!("listeners.{name}.{k}");
+            if l.ips.is_empty() {
+                problems.add(&key("ips"), "at least one IP address is needed");
+            }
+            let hostname = match &l.hostname {
+                None => hostname.clone(),
+                Some(h) => Domain::parse(h).unwrap_or_else(|e| {
+                    problems.add(&key("hostname"), e.to_string());
+                    hostname.clone()
+                }),
+            };
+            let tls = l.tls.as_ref().map(|t| {
+                let cert = dir.join(&t.cert_file);
+                let key_file = dir.join(&t.key_file);
+                for (k, p) in [("tls.cert_file", &cert), ("tls.key_file", &key_file)] {
+                    if !p.is_file() {
+                        problems.add(&key(k), format!("{} is not a readable file", p.display()));
+                    }
+                }
+                (cert, key_file)
+            });
+            let services = [
+                (Protocol::Smtp, l.smtp.as_ref().map(|s| (s.enabled, s.port, s.max_message_size)), 25),
+                (Protocol::Submission, l.submission.as_ref().map(|s| (s.enabled, s.port, s.max_message_size)), 587),
+                (Protocol::Imap, l.imap.as_ref().map(|s| (s.enabled, s.port, 0)), 143),
+            ];
+            for (protocol, service, default_port) in services {
+                let Some((true, port, max_message_size)) = service else {
+                    continue;
+                };
+                if max_message_size == 0 && protocol != Protocol::Imap {
+                    problems.add(&key(&format!("{}.max_message_size", protocol.name())), "must be more than 0");
+                }
+                for ip in &l.ips {
+                    listeners.push(ListenerConfig {
+                        name: name.clone(),
+                        protocol,
+                        ip: *ip,
+                        port: port.unwrap_or(default_port),
+                        hostname: hostname.clone(),
+                        max_message_size,
+                        tls: tls.clone(),
+                    });
+                }
+            }
+        }
+        problems.finish()?;
+        Ok(StaticConfig {
+            file: file.to_path_buf(),
+            hostname,
+            data_dir: dir.join(self.data_dir),
+            domains_file: dir.join(self.domains_file),
+            user: self.user,
+            log_level: self.log_level,
+            listeners,
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! Transcript tests of the SMTP session: client lines in, the exact replies out.
+
+use super::*;
+
+struct LocalOnly;
+
+impl Policy for LocalOnly {
+    fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
+        if rcpt.domain.ascii() == "example.com" && rcpt.localpart.as_str() != "nobody" {
+            RcptDecision::Local { account: "mjl".into() }
+        } else {
+            RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"))
+        }
+    }
+}
+
+struct T {
+    s: Session,
+    spooled: Vec<u8>,
+    delivered: Vec<Transaction>,
+    discarded: usize,
+    closed: bool,
+}
+
+impl T {
+    fn new(submission: bool) -> T {
+        T {
+            s: Session::new(SessionConfig {
+                hostname: "mx.example.com".into(),
+                max_message_size: 100,
+                max_recipients: 2,
+                submission,
+                starttls_available: true,
+                auth_allowed: true,
+            }),
+            spooled: Vec::new(),
+            delivered: Vec::new(),
+            discarded: 0,
+            closed: false,
+        }
+    }
+
+    /// Sends `input` and returns everything replied.
+    fn send(&mut self, input: &str) -> String {
+        self.s.receive(input.as_bytes());
+        let mut out = String::new();
+        while let Some(a) = self.s.poll(&LocalOnly) {
+            match a {
+                Action::Reply(r) => out.push_str(&r.to_string()),
+                Action::Data(d) => self.spooled.extend(d),
+                Action::DiscardData => {
+                    self.discarded += 1;
+                    self.spooled.clear();
+                }
+                Action::Deliver(t) => {
+                    self.delivered.push(t);
+                    self.s.delivery_result(Reply::new(250, (2, 0, 0), "delivered"));
+                }
+                Action::Authenticate(c) => {
+                    let ok = c.username == "mjl@example.com" && c.password == "secret";
+                    self.s.auth_result(ok.then(|| "mjl".to_string()));
+                }
+                Action::StartTls => self.s.tls_started(),
+                Action::Close => self.closed = true,
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn delivers_a_pipelined_transaction() {
+    let mut t = T::new(false);
+    assert_eq!(t.s.greeting().to_string(), "220 mx.example.com ESMTP moxide\r\n");
+    let ehlo = t.send("EHLO client.example\r\n");
+    assert!(ehlo.starts_with("250-mx.example.com\r\n250-PIPELINING\r\n"), "{ehlo}");
+    assert!(ehlo.contains("250-SIZE 100\r\n") && ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"), "{ehlo}");
+    let out = t.send("MAIL FROM:<a@sender.example>\r\nRCPT TO:<mjl@example.com>\r\nRCPT TO:<nobody@example.com>\r\nDATA\r\n");
+    assert_eq!(
+        out,
+        "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n550 5.1.1 no such user\r\n354 end data with <CR><LF>.<CR><LF>\r\n"
+    );
+    let out = t.send("Subject: hi\r\n\r\n..line\r\n.\r\nQUIT\r\n");
+    assert_eq!(out, "250 2.0.0 delivered\r\n221 2.0.0 mx.example.com closing connection\r\n");
+    assert_eq!(t.spooled, b"Subject: hi\r\n\r\n.line\r\n");
+    assert_eq!(t.delivered.len(), 1);
+    assert_eq!(t.delivered[0].recipients.len(), 1);
+    assert_eq!(t.delivered[0].mail_from.as_ref().unwrap().to_string(), "a@sender.example");
+    assert!(t.closed);
+}
+
+#[test]
+fn sequence_errors_and_recovery() {
+    let mut t = T::new(false);
+    assert_eq!(t.send("MAIL FROM:<a@b.example>\r\n"), "503 5.5.1 send EHLO first\r\n");
+    assert_eq!(t.send("EHLO x\r\nRCPT TO:<mjl@example.com>\r\n").lines().last().unwrap(), "503 5.5.1 send MAIL first");
+    assert_eq!(t.send("DATA\r\n"), "503 5.5.1 send MAIL first\r\n");
+    assert_eq!(t.send("MAIL FROM:<>\r\nDATA\r\n"), "250 2.1.0 sender ok\r\n554 5.5.1 no valid recipients\r\n");
+    assert_eq!(t.send("MAIL FROM:<>\r\n"), "503 5.5.1 already in a transaction, send RSET first\r\n");
+    assert_eq!(t.send("RSET\r\nNOOP\r\n"), "250 2.0.0 reset\r\n250 2.0.0 ok\r\n");
+    assert_eq!(t.send("BOGUS\r\n"), "500 5.5.2 unknown command\r\n");
+    assert_eq!(t.send("MAIL FROM:<a@b.example> X=1\r\n"), "555 5.5.4 unsupported parameter X=1\r\n");
+    assert_eq!(t.send("MAIL FROM:<a@b.example> SIZE=101\r\n"), "552 5.3.4 message larger than the maximum of 100 bytes\r\n");
+    assert!(!t.closed);
+}
+
+#[test]
+fn recipient_limit() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\nMAIL FROM:<>\r\n");
+    let out = t.send("RCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\n");
+    assert!(out.ends_with("452 4.5.3 too many recipients\r\n"), "{out}");
+}
+
+#[test]
+fn too_large_message_is_refused_and_not_delivered() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nDATA\r\n");
+    let big = format!("{}\r\n.\r\n", "x".repeat(200));
+    assert_eq!(t.send(&big), "552 5.3.4 message larger than the maximum of 100 bytes\r\n");
+    assert_eq!(t.discarded, 1);
+    assert!(t.delivered.is_empty());
+    // The session goes on.
+    assert_eq!(t.send("NOOP\r\n"), "250 2.0.0 ok\r\n");
+}
+
+#[test]
+fn bare_lf_message_is_refused() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nDATA\r\n");
+    let out = t.send("a\n.\nMAIL FROM:<evil@x.example>\n\r\n.\r\n");
+    assert!(out.starts_with("554 5.6.0"), "{out}");
+    assert!(t.delivered.is_empty());
+}
+
+#[test]
+fn smtputf8_is_needed_for_non_ascii() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\n");
+    assert_eq!(t.send("MAIL FROM:<δ@example.org>\r\n"), "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter\r\n");
+    assert_eq!(t.send("MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 sender ok\r\n");
+    assert!(t.send("RCPT TO:<δ@example.com>\r\n").starts_with("553 5.6.7"));
+    t.send("RSET\r\n");
+    assert_eq!(t.send("MAIL FROM:<δ@example.org> SMTPUTF8\r\nRCPT TO:<δ@example.com>\r\n"), "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n");
+}
+
+#[test]
+fn long_lines_and_many_errors() {
+    let mut t = T::new(false);
+    let long = format!("EHLO {}\r\nNOOP\r\n", "a".repeat(MAX_LINE + 10));
+    assert_eq!(t.send(&long), "500 5.5.2 line too long\r\n250 2.0.0 ok\r\n");
+    let out = t.send(&"X\r\n".repeat(20));
+    assert_eq!(out.matches("500 5.5.2").count(), 10);
+    assert!(out.ends_with("421 4.7.0 too many errors, closing connection\r\n"));
+    assert!(t.closed);
+}
+
+#[test]
+fn submission_requires_auth() {
+    let mut t = T::new(true);
+    let ehlo = t.send("EHLO x\r\n");
+    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    assert_eq!(t.send("MAIL FROM:<mjl@example.com>\r\n"), "530 5.7.0 authentication required\r\n");
+    assert_eq!(t.send("AUTH PLAIN AG1qbEBleGFtcGxlLmNvbQB3cm9uZw==\r\n"), "535 5.7.8 authentication credentials invalid\r\n");
+    assert_eq!(t.send("AUTH PLAIN\r\n"), "334 \r\n");
+    assert_eq!(t.send("*\r\n"), "501 5.0.0 authentication cancelled\r\n");
+    assert_eq!(t.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+    assert_eq!(t.send("bWpsQGV4YW1wbGUuY29t\r\n"), "334 UGFzc3dvcmQ6\r\n");
+    assert_eq!(t.send("c2VjcmV0\r\n"), "235 2.7.0 authentication successful\r\n");
+    assert_eq!(t.s.authenticated(), Some("mjl"));
+    assert_eq!(t.send("MAIL FROM:<mjl@example.com>\r\n"), "250 2.1.0 sender ok\r\n");
+}
+
+#[test]
+fn starttls_drops_pipelined_plaintext_and_resets() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\n");
+    let out = t.send("STARTTLS\r\nMAIL FROM:<injected@x.example>\r\n");
+    assert_eq!(out, "220 2.0.0 ready to start TLS\r\n");
+    assert!(t.s.is_tls());
+    assert_eq!(t.send("MAIL FROM:<a@b.example>\r\n"), "503 5.5.1 send EHLO first\r\n");
+    let ehlo = t.send("EHLO x\r\n");
+    assert!(!ehlo.contains("STARTTLS"));
+}
+
+#[test]
+fn random_input_never_panics() {
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let words: [&[u8]; 12] = [b"EHLO x\r\n", b"MAIL FROM:<", b"RCPT TO:<", b">\r\n", b"DATA\r\n", b".\r\n", b"\r\n", b"\n", b"AUTH PLAIN", b"@", b"\"", b"\xff"];
+    for _ in 0..2000 {
+        let mut t = T::new(next() % 2 == 0);
+        let mut input = Vec::new();
+        for _ in 0..(next() % 40) {
+            if next() % 3 == 0 {
+                input.push(next() as u8);
+            } else {
+                input.extend_from_slice(words[(next() % words.len() as u64) as usize]);
+            }
+        }
+        t.s.receive(&input);
+        while let Some(a) = t.s.poll(&LocalOnly) {
+            match a {
+                Action::Deliver(_) => t.s.delivery_result(Reply::new(250, (2, 0, 0), "ok")),
+                Action::Authenticate(_) => t.s.auth_result(None),
+                Action::StartTls => t.s.tls_started(),
+                _ => {}
+            }
+        }
+    }
+}

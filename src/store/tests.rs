@@ -1,0 +1,269 @@
+//! Store tests: modseq order, tombstones, durability across reopen.
+
+use super::*;
+use crate::auth::PasswordSecrets;
+use crate::store::files::SpooledFile;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    data: DataDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path().join("data"));
+        data.prepare().unwrap();
+        Fixture { dir, data }
+    }
+
+    fn open(&self) -> AccountStore {
+        AccountStore::open(&self.data.account("mox"), "mox").unwrap()
+    }
+
+    fn spool(&self, body: &str) -> (SpooledFile, NewMessage) {
+        let raw = format!("Subject: {body}\r\n\r\n{body}\r\n");
+        let file = SpooledFile::create(&self.data.tmp(), raw.as_bytes()).unwrap();
+        let content = Content {
+            prefix: b"Received: test\r\n".to_vec(),
+            file_size: raw.len() as u64,
+            parts: parts::parse(raw.as_bytes()),
+        };
+        let m = NewMessage {
+            mailbox: "INBOX".into(),
+            source: file.path().to_path_buf(),
+            content,
+            flags: Flags::empty(),
+            keywords: vec![],
+            received: 1_700_000_000,
+        };
+        (file, m)
+    }
+}
+
+fn delivered(outcome: &Result<WriteOutcome, StoreError>) -> (MailboxId, Uid, ModSeq) {
+    match outcome {
+        Ok(WriteOutcome::Delivered { mailbox, uid, modseq, .. }) => (*mailbox, *uid, *modseq),
+        other => panic!("not delivered: {other:?}"),
+    }
+}
+
+#[test]
+fn new_account_has_default_mailboxes_and_first_modseq() {
+    let f = Fixture::new();
+    let store = f.open();
+    let r = store.read().unwrap();
+    let names: Vec<_> = r.mailboxes().unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"]);
+    let inbox = r.mailbox("inbox").unwrap().unwrap();
+    assert_eq!(inbox.highest_modseq, ModSeq::FIRST);
+    assert_eq!(r.mailbox("Junk").unwrap().unwrap().special_use, SpecialUse::JUNK);
+    // Every default mailbox was created in one operation: one modseq.
+    assert_eq!(r.last_modseq().unwrap(), ModSeq(7));
+}
+
+#[test]
+fn modseq_strictly_increases_within_and_across_batches() {
+    let f = Fixture::new();
+    let store = f.open();
+    let mut seen = Vec::new();
+    let mut files = Vec::new();
+    for batch in 0..5 {
+        let ops: Vec<WriteOp> = (0..10)
+            .map(|i| {
+                let (file, m) = f.spool(&format!("b{batch} m{i}"));
+                files.push(file);
+                WriteOp::Deliver(m)
+            })
+            .collect();
+        let result = store.apply(ops);
+        for o in &result.outcomes {
+            seen.push(delivered(o));
+        }
+    }
+    assert_eq!(seen.len(), 50);
+    for pair in seen.windows(2) {
+        assert!(pair[1].2 > pair[0].2, "modseq not increasing: {pair:?}");
+        assert_eq!(pair[1].1.0, pair[0].1.0 + 1, "uids not consecutive");
+    }
+    // The file of every delivered message is in place with the right bytes.
+    let r = store.read().unwrap();
+    let inbox = r.mailbox("INBOX").unwrap().unwrap();
+    assert_eq!(inbox.counts.total, 50);
+    assert_eq!(inbox.counts.unseen, 50);
+    assert_eq!(inbox.highest_modseq, seen.last().unwrap().2);
+    let first = r.message(inbox.id, Uid(1)).unwrap().unwrap();
+    let bytes = std::fs::read(r.message_path(first.id)).unwrap();
+    assert_eq!(bytes, b"Subject: b0 m0\r\n\r\nb0 m0\r\n");
+    assert_eq!(first.size, bytes.len() as u64 + b"Received: test\r\n".len() as u64);
+}
+
+#[test]
+fn failing_operation_does_not_take_the_batch_down() {
+    let f = Fixture::new();
+    let store = f.open();
+    let (_f1, m1) = f.spool("one");
+    let (_f2, m2) = f.spool("two");
+    let result = store.apply(vec![
+        WriteOp::Deliver(m1),
+        WriteOp::CreateMailbox { name: "INBOX".into(), special_use: SpecialUse::NONE },
+        WriteOp::CreateMailbox { name: "bad//name".into(), special_use: SpecialUse::NONE },
+        WriteOp::Deliver(m2),
+    ]);
+    let (_, uid1, ms1) = delivered(&result.outcomes[0]);
+    assert!(matches!(result.outcomes[1], Err(StoreError::MailboxExists(_))));
+    assert!(matches!(result.outcomes[2], Err(StoreError::BadMailboxName { .. })));
+    let (_, uid2, ms2) = delivered(&result.outcomes[3]);
+    assert_eq!((uid1, uid2), (Uid(1), Uid(2)));
+    // The failed operations took no modseq.
+    assert_eq!(ms2.0, ms1.0 + 1);
+}
+
+#[test]
+fn tombstones_are_invisible_to_live_queries() {
+    let f = Fixture::new();
+    let store = f.open();
+    let mut files = Vec::new();
+    let ops = (0..4)
+        .map(|i| {
+            let (file, m) = f.spool(&format!("m{i}"));
+            files.push(file);
+            WriteOp::Deliver(m)
+        })
+        .collect();
+    let result = store.apply(ops);
+    let (inbox, _, last_delivery) = delivered(&result.outcomes[3]);
+    let r = store.read().unwrap();
+    let victim = r.message(inbox, Uid(2)).unwrap().unwrap();
+    let victim_path = r.message_path(victim.id);
+    drop(r);
+    assert!(victim_path.exists());
+
+    let result = store.apply(vec![WriteOp::Expunge { mailbox: inbox, uids: Some(vec![Uid(2), Uid(99)]) }]);
+    let Ok(WriteOutcome::Expunged { uids, modseq: Some(expunge_modseq) }) = &result.outcomes[0] else {
+        panic!("{:?}", result.outcomes);
+    };
+    assert_eq!(uids, &[Uid(2)]);
+    assert!(*expunge_modseq > last_delivery);
+    assert!(!victim_path.exists(), "file of an expunged message stays");
+
+    let r = store.read().unwrap();
+    let live: Vec<Uid> = r.live(inbox).unwrap().map(|m| m.unwrap().uid).collect();
+    assert_eq!(live, [Uid(1), Uid(3), Uid(4)]);
+    assert!(r.message(inbox, Uid(2)).unwrap().is_none());
+    assert!(r.locate(victim.id).unwrap().is_none());
+    assert_eq!(r.mailbox_by_id(inbox).unwrap().unwrap().counts.total, 3);
+    // CHANGEDSINCE without tombstones does not see it; QRESYNC asking for them does.
+    assert!(r.changed_since(inbox, last_delivery, false).unwrap().is_empty());
+    let vanished = r.changed_since(inbox, last_delivery, true).unwrap();
+    assert_eq!(vanished.len(), 1);
+    assert_eq!((vanished[0].uid, vanished[0].modseq, vanished[0].expunged), (Uid(2), *expunge_modseq, true));
+}
+
+#[test]
+fn flag_changes_take_one_modseq_and_report_modified() {
+    let f = Fixture::new();
+    let store = f.open();
+    let (_f1, m1) = f.spool("one");
+    let (_f2, m2) = f.spool("two");
+    let result = store.apply(vec![WriteOp::Deliver(m1), WriteOp::Deliver(m2)]);
+    let (inbox, _, ms) = delivered(&result.outcomes[1]);
+    let store_flags = |uids: Vec<Uid>, unchanged_since| {
+        WriteOp::StoreFlags(StoreFlags {
+            mailbox: inbox,
+            uids,
+            op: FlagOp::Add,
+            flags: Flags::SEEN,
+            keywords: vec!["$label1".into()],
+            unchanged_since,
+        })
+    };
+    let result = store.apply(vec![store_flags(vec![Uid(1), Uid(2)], None)]);
+    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else { panic!() };
+    assert_eq!(changed.len(), 2);
+    assert!(modified.is_empty());
+    assert_eq!(changed[0].1, changed[1].1, "one operation, one modseq");
+    assert_eq!(changed[0].1.0, ms.0 + 1);
+    // Storing the same again changes nothing and takes no modseq.
+    let result = store.apply(vec![store_flags(vec![Uid(1)], None)]);
+    let Ok(WriteOutcome::FlagsStored { changed, .. }) = &result.outcomes[0] else { panic!() };
+    assert!(changed.is_empty());
+    let r = store.read().unwrap();
+    assert_eq!(r.last_modseq().unwrap().0, ms.0 + 1);
+    assert_eq!(r.mailbox_by_id(inbox).unwrap().unwrap().counts.unseen, 0);
+    drop(r);
+    // UNCHANGEDSINCE older than the message's modseq: not changed, reported as modified.
+    let op = WriteOp::StoreFlags(StoreFlags {
+        mailbox: inbox,
+        uids: vec![Uid(1)],
+        op: FlagOp::Remove,
+        flags: Flags::SEEN,
+        keywords: vec![],
+        unchanged_since: Some(ms),
+    });
+    let result = store.apply(vec![op]);
+    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else { panic!() };
+    assert!(changed.is_empty());
+    assert_eq!(modified, &[Uid(1)]);
+}
+
+#[test]
+fn reopened_environment_shows_exactly_what_was_committed() {
+    let f = Fixture::new();
+    let expected;
+    {
+        let store = f.open();
+        let mut files = Vec::new();
+        let ops = (0..3)
+            .map(|i| {
+                let (file, m) = f.spool(&format!("m{i}"));
+                files.push(file);
+                WriteOp::Deliver(m)
+            })
+            .collect();
+        store.apply(ops);
+        store.apply(vec![WriteOp::SetPassword(PasswordSecrets::derive("secret").unwrap())]);
+        let r = store.read().unwrap();
+        let inbox = r.mailbox("INBOX").unwrap().unwrap();
+        let messages: Vec<Message> = r.live(inbox.id).unwrap().map(Result::unwrap).collect();
+        expected = (inbox, messages, r.last_modseq().unwrap());
+    }
+    // The spool files are gone (dropped); the messages must live on in their own links.
+    let store = f.open();
+    let r = store.read().unwrap();
+    let inbox = r.mailbox("INBOX").unwrap().unwrap();
+    let messages: Vec<Message> = r.live(inbox.id).unwrap().map(Result::unwrap).collect();
+    assert_eq!((inbox, messages.clone(), r.last_modseq().unwrap()), expected);
+    assert!(r.password().unwrap().unwrap().verify("secret"));
+    for m in &messages {
+        let content = r.content(m.id).unwrap().unwrap();
+        let file = std::fs::read(r.message_path(m.id)).unwrap();
+        assert_eq!(content.file_size, file.len() as u64);
+    }
+    assert_eq!(std::fs::read_dir(f.data.tmp()).unwrap().count(), 0);
+    drop(f.dir);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let f = Fixture::new();
+    drop(f.open());
+    // Pretend a newer moxide wrote the messages table.
+    let path = f.data.account("mox").join("index.mdb");
+    {
+        let env = unsafe { heed::EnvOpenOptions::new().max_dbs(16).open(&path).unwrap() };
+        let wtxn = env.write_txn().unwrap();
+        env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, heed::Error> {
+            let meta = dbo.create_database::<heed::types::Str, heed::types::Bytes>(wtxn, Some("meta"))?;
+            meta.put(wtxn, "schema.messages", &99u64.to_be_bytes())?;
+            Ok(heed::CommitOrAbort::<(), ()>::Commit(()))
+        })
+        .unwrap();
+        env.prepare_for_closing().wait();
+    }
+    match AccountStore::open(&f.data.account("mox"), "mox") {
+        Err(StoreError::NewerSchema { table: "messages", stored: 99, .. }) => {}
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("opened data of a newer schema"),
+    }
+}
