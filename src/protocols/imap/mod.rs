@@ -1,0 +1,8 @@
+//! IMAP4rev2 (RFC 9051), sans-IO: the receiver that assembles commands and literals, the command
+//! parser, and response writers.
+
+pub mod parse;
+pub mod receiver;
+pub mod response;
+pub mod section;
+pub mod types;

@@ -1,0 +1,96 @@
+use super::*;
+use crate::protocols::imap::types::*;
+
+fn kind(s: &str) -> CommandKind {
+    parse_command(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}")).kind
+}
+
+#[test]
+fn simple_commands() {
+    assert_eq!(parse_command(b"a1 CAPABILITY").unwrap(), Command { tag: "a1".into(), kind: CommandKind::Capability });
+    assert_eq!(kind("x login mox@localhost \"mox\\\"pw\""), CommandKind::Login { username: "mox@localhost".into(), password: "mox\"pw".into() });
+    assert_eq!(kind("x LOGIN {3}\r\nmox {4+}\r\na b\""), CommandKind::Login { username: "mox".into(), password: "a b\"".into() });
+    assert_eq!(kind("x select INBOX (condstore)"), CommandKind::Select { mailbox: "INBOX".into(), condstore: true });
+    assert_eq!(kind("x EXAMINE \"Sent Items\""), CommandKind::Examine { mailbox: "Sent Items".into(), condstore: false });
+}
+
+#[test]
+fn fetch() {
+    let CommandKind::Fetch { uid, set, items, changed_since } = kind("a UID FETCH 1:*,7 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (Subject From)]<0.100> MODSEQ) (CHANGEDSINCE 12)") else {
+        panic!()
+    };
+    assert!(uid);
+    assert_eq!(set, SeqSet(vec![(SeqNum::Value(1), SeqNum::Star), (SeqNum::Value(7), SeqNum::Value(7))]));
+    assert_eq!(changed_since, Some(12));
+    assert_eq!(items[0], FetchItem::Uid);
+    assert_eq!(
+        items[2],
+        FetchItem::Body {
+            section: Section { part: vec![1, 2], spec: Some(SectionPart::HeaderFields(vec!["Subject".into(), "From".into()])) },
+            partial: Some((0, 100)),
+            peek: true,
+            rfc822: None
+        }
+    );
+    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 FAST") else { panic!() };
+    assert_eq!(items, [FetchItem::Flags, FetchItem::InternalDate, FetchItem::Rfc822Size]);
+    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 body[]") else { panic!() };
+    assert_eq!(items, [FetchItem::Body { section: Section::default(), partial: None, peek: false, rfc822: None }]);
+}
+
+#[test]
+fn store() {
+    assert_eq!(
+        kind("a UID STORE 1:3 (UNCHANGEDSINCE 5) +FLAGS.SILENT (\\Seen $Junk custom)"),
+        CommandKind::Store {
+            uid: true,
+            set: SeqSet(vec![(SeqNum::Value(1), SeqNum::Value(3))]),
+            unchanged_since: Some(5),
+            action: StoreAction::Add,
+            silent: true,
+            flags: Flags::SEEN.union(Flags::JUNK),
+            keywords: vec!["custom".into()],
+        }
+    );
+    assert!(matches!(kind("a STORE 1 FLAGS \\Deleted"), CommandKind::Store { action: StoreAction::Replace, .. }));
+    assert!(parse_command(b"a STORE 1 FLAGS (\\Recent)").is_err());
+    assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
+}
+
+#[test]
+fn errors_keep_the_tag() {
+    let e = parse_command(b"a7 FETCH 0 FLAGS").unwrap_err();
+    assert_eq!(e.tag, "a7");
+    assert_eq!(parse_command(b"a7 BOGUS").unwrap_err().tag, "a7");
+    assert_eq!(parse_command(b"").unwrap_err().tag, "*");
+    assert!(parse_command(b"a LOGIN {10}\r\nshort").is_err());
+    assert!(parse_command(b"a LOGIN \"x").is_err());
+    assert!(parse_command(b"a SELECT \"\"").is_err());
+    assert!(parse_command(b"a NOOP extra").is_err());
+    assert!(parse_command(b"a FETCH 1 (FLAGS").is_err());
+    assert!(parse_command(b"a FETCH 1 BODY[1.MIME").is_err());
+    assert!(parse_command(b"a FETCH 99999999999 FLAGS").is_err());
+}
+
+#[test]
+fn random_input_never_panics() {
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let words: [&[u8]; 16] = [b"a ", b"UID ", b"FETCH ", b"STORE ", b"1:*", b"(", b")", b"BODY[", b"]", b"<0.5>", b"{3}\r\n", b"\"", b"\\", b" ", b"FLAGS", b"LOGIN "];
+    for _ in 0..20_000 {
+        let mut input = Vec::new();
+        for _ in 0..(next() % 12) {
+            if next() % 4 == 0 {
+                input.push(next() as u8);
+            } else {
+                input.extend_from_slice(words[(next() % words.len() as u64) as usize]);
+            }
+        }
+        let _ = parse_command(&input);
+    }
+}

@@ -1,0 +1,64 @@
+//! Writers for IMAP response values (RFC 9051 §4, §9): strings (quoted or literal), flag lists,
+//! dates.
+
+use crate::store::Flags;
+
+/// Appends `s` as a quoted string when that is possible, else as a literal.
+pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+    let quotable = s.len() < 1024 && s.iter().all(|&b| (0x20..0x7f).contains(&b));
+    if quotable {
+        out.push(b'"');
+        for &b in s {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        literal(out, s);
+    }
+}
+
+/// Appends `s` as a literal `{n}\r\n...`.
+pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+    out.extend_from_slice(s);
+}
+
+/// `(\Seen $Junk keyword ...)`.
+pub fn flag_list(flags: Flags, keywords: &[String]) -> String {
+    let mut names: Vec<&str> = flags.names().collect();
+    names.extend(keywords.iter().map(String::as_str));
+    format!("({})", names.join(" "))
+}
+
+/// INTERNALDATE form: `"17-Jul-1996 02:44:25 +0000"` (RFC 9051 §9 date-time), in UTC.
+pub fn date_time(unix: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let d = mail_parser::DateTime::from_timestamp(unix);
+    let month = MONTHS.get((d.month as usize).wrapping_sub(1)).unwrap_or(&"Jan");
+    format!("\"{:02}-{month}-{:04} {:02}:{:02}:{:02} +0000\"", d.day, d.year, d.hour, d.minute, d.second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings() {
+        let mut out = Vec::new();
+        string(&mut out, b"a \"b\"\\");
+        assert_eq!(out, b"\"a \\\"b\\\"\\\\\"");
+        let mut out = Vec::new();
+        string(&mut out, b"line\r\nbreak");
+        assert_eq!(out, b"{11}\r\nline\r\nbreak");
+    }
+
+    #[test]
+    fn dates_and_flags() {
+        assert_eq!(date_time(0), "\"01-Jan-1970 00:00:00 +0000\"");
+        assert_eq!(date_time(1_700_000_000), "\"14-Nov-2023 22:13:20 +0000\"");
+        assert_eq!(flag_list(Flags::SEEN.union(Flags::FLAGGED), &["x".into()]), "(\\Seen \\Flagged x)");
+    }
+}
