@@ -1,8 +1,11 @@
 //! moxide: a complete, self-hosted mail server. See DESIGN.md for the map.
 
+pub mod actors;
 pub mod address;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod protocols;
 pub mod store;

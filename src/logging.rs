@@ -24,7 +24,8 @@ pub fn init(level: &str, json: bool) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| filter(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     let result = if json { builder.json().try_init() } else { builder.try_init() };
     if let Err(e) = result {
         eprintln!("logging already set up: {e}");

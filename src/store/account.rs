@@ -110,10 +110,19 @@ pub enum WriteOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     Delivered { id: MessageId, mailbox: MailboxId, uid: Uid, modseq: ModSeq },
-    FlagsStored { changed: Vec<(Uid, ModSeq, Flags)>, modified: Vec<Uid> },
+    FlagsStored { changed: Vec<FlagChange>, modified: Vec<Uid> },
     Expunged { uids: Vec<Uid>, modseq: Option<ModSeq> },
     MailboxCreated(MailboxId),
     PasswordSet,
+}
+
+/// The flags of a message after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    pub uid: Uid,
+    pub modseq: ModSeq,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
 }
 
 /// What a committed operation changed, for the mailbox actors and the sessions watching.
@@ -475,7 +484,7 @@ impl AccountStore {
                 flags: new.flags,
                 keywords: new.keywords.clone(),
             });
-            changed.push((uid, ms, new.flags));
+            changed.push(FlagChange { uid, modseq: ms, flags: new.flags, keywords: new.keywords.clone() });
         }
         if let Some(ms) = modseq {
             mailbox.highest_modseq = ms;

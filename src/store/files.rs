@@ -10,12 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ids::MessageId;
 
-/// fsync-like calls made by the store, for the benchmark and metrics. LMDB commits count as two
-/// (data pages, then the meta page).
-pub static FSYNCS: AtomicU64 = AtomicU64::new(0);
-
+/// Counts fsync-like calls (see [`crate::metrics::FSYNCS`]).
 pub fn count_fsyncs(n: u64) {
-    FSYNCS.fetch_add(n, Ordering::Relaxed);
+    crate::metrics::FSYNCS.add(n);
 }
 
 pub fn fsync_file(file: &File) -> io::Result<()> {

@@ -13,7 +13,7 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
-pub use account::{AccountStore, BatchResult, Change, FlagOp, NewMessage, Reader, StoreFlags, WriteOp, WriteOutcome};
+pub use account::{AccountStore, BatchResult, Change, FlagChange, FlagOp, NewMessage, Reader, StoreFlags, WriteOp, WriteOutcome};
 pub use flags::Flags;
 pub use ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 pub use tables::contents::Content;

@@ -182,8 +182,9 @@ fn flag_changes_take_one_modseq_and_report_modified() {
     let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else { panic!() };
     assert_eq!(changed.len(), 2);
     assert!(modified.is_empty());
-    assert_eq!(changed[0].1, changed[1].1, "one operation, one modseq");
-    assert_eq!(changed[0].1.0, ms.0 + 1);
+    assert_eq!(changed[0].modseq, changed[1].modseq, "one operation, one modseq");
+    assert_eq!(changed[0].modseq.0, ms.0 + 1);
+    assert_eq!(changed[0].keywords, ["$label1"]);
     // Storing the same again changes nothing and takes no modseq.
     let result = store.apply(vec![store_flags(vec![Uid(1)], None)]);
     let Ok(WriteOutcome::FlagsStored { changed, .. }) = &result.outcomes[0] else { panic!() };

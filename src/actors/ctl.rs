@@ -1,0 +1,133 @@
+//! The control socket: a Unix socket (mode 0600) in the data directory where `moxctl` asks the
+//! running daemon to do things. Each connection is an actor; account changes go to the account
+//! actors like any other write, so they never wait on open sessions.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::net::{UnixListener, UnixStream};
+
+use super::Services;
+use super::account::SetPassword;
+use super::registry::{OpenAccount, OpenAccounts};
+use crate::auth::PasswordSecrets;
+use crate::metrics;
+use crate::protocols::ctl::{Request, Response, read_frame, write_frame};
+
+/// Binds the control socket at `path`, replacing a stale one, readable only by the owner.
+pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+pub async fn accept_loop(listener: std::os::unix::net::UnixListener, services: Arc<Services>) {
+    let listener = match UnixListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot use control socket");
+            return;
+        }
+    };
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                CtlConn { services: services.clone(), stream: Some(stream) }.start();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+pub struct CtlConn {
+    services: Arc<Services>,
+    stream: Option<UnixStream>,
+}
+
+impl Actor for CtlConn {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(mut stream) = self.stream.take() else {
+            ctx.stop();
+            return;
+        };
+        let services = self.services.clone();
+        let serve = async move {
+            loop {
+                let request = match read_frame::<Request>(&mut stream).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = write_frame(&mut stream, &Response::Error { message: e.to_string() }).await;
+                        return;
+                    }
+                };
+                let response = match execute(&services, request).await {
+                    Ok(output) => Response::Ok { output },
+                    Err(message) => Response::Error { message },
+                };
+                if write_frame(&mut stream, &response).await.is_err() {
+                    return;
+                }
+            }
+        };
+        ctx.spawn(serve.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+}
+
+async fn execute(services: &Services, request: Request) -> Result<String, String> {
+    match request {
+        Request::Status => {
+            let open = services.registry.send(OpenAccounts).await.map_err(|e| e.to_string())?;
+            let mut out = format!(
+                "version {}\nuptime_seconds {}\nopen_accounts {}\n",
+                env!("CARGO_PKG_VERSION"),
+                services.started.elapsed().as_secs(),
+                open.join(",")
+            );
+            for (name, value) in metrics::snapshot() {
+                out.push_str(&format!("{name} {value}\n"));
+            }
+            Ok(out)
+        }
+        Request::Accounts => {
+            let dynamic = services.config.dynamic();
+            Ok(dynamic.accounts.values().map(|a| {
+                let addresses: Vec<String> = a.addresses.iter().map(ToString::to_string).collect();
+                format!("{} {}\n", a.name, addresses.join(","))
+            }).collect())
+        }
+        Request::SetPassword { account, password } => {
+            if !services.config.dynamic().accounts.contains_key(&account) {
+                return Err(format!("no account {account:?}"));
+            }
+            let secrets = actix_rt::task::spawn_blocking(move || PasswordSecrets::derive(&password))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let handle = services.registry.send(OpenAccount(account.clone())).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            handle.addr.send(SetPassword(secrets)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            tracing::info!(account = %account, "password changed");
+            Ok(String::new())
+        }
+        Request::Reload => {
+            let config = services.config.clone();
+            actix_rt::task::spawn_blocking(move || config.reload())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok("reloaded\n".into())
+        }
+    }
+}

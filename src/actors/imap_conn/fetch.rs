@@ -1,0 +1,184 @@
+//! FETCH and UID FETCH (RFC 9051 §6.4.5, CONDSTORE's MODSEQ and CHANGEDSINCE from RFC 7162
+//! §3.1.4). Messages are read from a read transaction and their files on the blocking pool; a
+//! non-PEEK body fetch sets \Seen through the account actor first.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::view::{Entry, SetKind};
+use super::{ImapConn, Reply, done};
+use crate::actors::account::ChangeFlags;
+use crate::protocols::imap::response::{date_time, flag_list, literal};
+use crate::protocols::imap::section::MessageView;
+use crate::protocols::imap::types::{FetchItem, SeqSet};
+use crate::store::{AccountStore, FlagOp, Flags, MailboxId, ModSeq, StoreError, StoreFlags, Uid};
+
+struct Request {
+    mailbox: MailboxId,
+    targets: Vec<(u32, Entry)>,
+    items: Vec<FetchItem>,
+    changed_since: Option<u64>,
+    condstore: bool,
+}
+
+impl ImapConn {
+    pub(super) fn fetch(&mut self, tag: String, uid: bool, set: SeqSet, items: Vec<FetchItem>, changed_since: Option<u64>) -> Reply {
+        let Some((handle, selected)) = self.selected() else {
+            return done(format!("{tag} BAD select a mailbox first\r\n"));
+        };
+        let kind = if uid { SetKind::Uid } else { SetKind::Seq };
+        let targets = match selected.view.resolve(&set, kind) {
+            Ok(t) => t,
+            Err(e) => return done(format!("{tag} BAD {e}\r\n")),
+        };
+        // RFC 7162 §3.1: asking for MODSEQ or CHANGEDSINCE enables CONDSTORE.
+        if changed_since.is_some() || items.contains(&FetchItem::ModSeq) {
+            selected.view.condstore = true;
+        }
+        let set_seen = !selected.read_only && items.iter().any(|i| matches!(i, FetchItem::Body { peek: false, .. }));
+        let request = Request { mailbox: selected.id, targets, items, changed_since, condstore: selected.view.condstore };
+        let (store, account) = (handle.store.clone(), handle.addr.clone());
+        let work = async move {
+            let mut seen_set = Vec::new();
+            if set_seen {
+                let unseen = unseen_uids(store.clone(), request.mailbox, request.targets.iter().map(|(_, e)| e.uid).collect()).await?;
+                if !unseen.is_empty() {
+                    let op = StoreFlags {
+                        mailbox: request.mailbox,
+                        uids: unseen,
+                        op: FlagOp::Add,
+                        flags: Flags::SEEN,
+                        keywords: Vec::new(),
+                        unchanged_since: None,
+                    };
+                    let stored = account.send(ChangeFlags(op)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                    seen_set = stored.changed.into_iter().map(|c| c.uid).collect();
+                }
+            }
+            actix_rt::task::spawn_blocking(move || build(&store, &request, &seen_set).map_err(|e| e.to_string()))
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        Box::pin(work.into_actor(self).map(move |result, act, _| {
+            let Some((_, selected)) = act.selected() else {
+                return format!("{tag} NO mailbox no longer selected\r\n").into_bytes();
+            };
+            match result {
+                Ok((mut out, reported)) => {
+                    for (uid, modseq) in reported {
+                        selected.view.reported(uid, modseq);
+                    }
+                    selected.view.flush(uid, &mut out);
+                    out.extend(format!("{tag} OK done\r\n").into_bytes());
+                    out
+                }
+                Err(e) => {
+                    tracing::error!(cid = act.cid, error = %e, "fetch failed");
+                    format!("{tag} NO [SERVERBUG] {e}\r\n").into_bytes()
+                }
+            }
+        }))
+    }
+}
+
+async fn unseen_uids(store: Arc<AccountStore>, mailbox: MailboxId, uids: Vec<Uid>) -> Result<Vec<Uid>, String> {
+    let read = actix_rt::task::spawn_blocking(move || -> Result<Vec<Uid>, StoreError> {
+        let r = store.read()?;
+        let mut out = Vec::new();
+        for uid in uids {
+            if let Some(m) = r.message(mailbox, uid)?
+                && !m.flags.contains(Flags::SEEN)
+            {
+                out.push(uid);
+            }
+        }
+        Ok(out)
+    });
+    read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+}
+
+/// Builds the untagged FETCH responses; returns them and the (uid, modseq) of each message whose
+/// flags were reported.
+fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<(Vec<u8>, Vec<(Uid, ModSeq)>), StoreError> {
+    let r = store.read()?;
+    let mut out = Vec::new();
+    let mut reported = Vec::new();
+    let wants_body = req.items.iter().any(|i| matches!(i, FetchItem::Body { .. }));
+    for (seq, entry) in &req.targets {
+        // Expunged by another session since the client learned of it: nothing to send.
+        let Some(m) = r.message(req.mailbox, entry.uid)? else { continue };
+        if req.changed_since.is_some_and(|cs| m.modseq.0 <= cs) {
+            continue;
+        }
+        let body = if wants_body {
+            let content = r.content(m.id)?.ok_or_else(|| StoreError::Corrupt(format!("no content record for message {}", m.id)))?;
+            let file = std::fs::read(r.message_path(m.id))?;
+            Some((content, file))
+        } else {
+            None
+        };
+        let mut fields: Vec<Vec<u8>> = Vec::new();
+        let mut has_flags = false;
+        let mut has_modseq = false;
+        for item in &req.items {
+            match item {
+                FetchItem::Uid => fields.push(format!("UID {}", m.uid).into_bytes()),
+                FetchItem::Flags => {
+                    has_flags = true;
+                    fields.push(format!("FLAGS {}", flag_list(m.flags, &m.keywords)).into_bytes());
+                }
+                FetchItem::Rfc822Size => fields.push(format!("RFC822.SIZE {}", m.size).into_bytes()),
+                FetchItem::InternalDate => fields.push(format!("INTERNALDATE {}", date_time(m.received)).into_bytes()),
+                FetchItem::ModSeq => {
+                    has_modseq = true;
+                    fields.push(format!("MODSEQ ({})", m.modseq).into_bytes());
+                }
+                FetchItem::Body { section, partial, rfc822, .. } => {
+                    let Some((content, file)) = &body else { continue };
+                    let view = MessageView { prefix: &content.prefix, file, parts: &content.parts };
+                    let mut field = match rfc822 {
+                        Some(name) => name.as_bytes().to_vec(),
+                        None => format!("BODY[{}]", section.to_wire()).into_bytes(),
+                    };
+                    let data = view.section(section);
+                    let data = match (data, partial) {
+                        (Some(d), Some((start, len))) => {
+                            field.extend(format!("<{start}>").into_bytes());
+                            let s = (*start as usize).min(d.len());
+                            let e = s.saturating_add(*len as usize).min(d.len());
+                            Some(d[s..e].to_vec())
+                        }
+                        (d, _) => d,
+                    };
+                    field.push(b' ');
+                    match data {
+                        Some(d) => literal(&mut field, &d),
+                        None => field.extend_from_slice(b"NIL"),
+                    }
+                    fields.push(field);
+                }
+            }
+        }
+        // RFC 9051 §6.4.5: a \Seen set by this fetch is reported with the new flags.
+        if seen_set.contains(&m.uid) && !has_flags {
+            has_flags = true;
+            fields.push(format!("FLAGS {}", flag_list(m.flags, &m.keywords)).into_bytes());
+        }
+        if has_flags && req.condstore && !has_modseq {
+            fields.push(format!("MODSEQ ({})", m.modseq).into_bytes());
+        }
+        if has_flags {
+            reported.push((m.uid, m.modseq));
+        }
+        out.extend(format!("* {seq} FETCH (").into_bytes());
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(f);
+        }
+        out.extend_from_slice(b")\r\n");
+    }
+    Ok((out, reported))
+}

@@ -1,0 +1,107 @@
+//! Listeners: sockets are bound before anything else runs (so a busy port or missing privilege
+//! stops the start with a clear error), then each accept loop hands its connections to the
+//! worker arbiters in turn, where the connection actor starts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix::prelude::*;
+use actix_rt::ArbiterHandle;
+
+use super::Services;
+use super::imap_conn::ImapConn;
+use super::smtp_conn::SmtpConn;
+use crate::config::{ListenerConfig, Protocol};
+use crate::metrics;
+
+#[derive(Debug, thiserror::Error)]
+#[error("listening on {address} for {protocol} (listener {name}): {error}{hint}")]
+pub struct BindError {
+    name: String,
+    protocol: &'static str,
+    address: SocketAddr,
+    error: std::io::Error,
+    hint: &'static str,
+}
+
+/// A bound socket, not accepting yet.
+pub struct Bound {
+    pub config: Arc<ListenerConfig>,
+    pub socket: std::net::TcpListener,
+    pub address: SocketAddr,
+}
+
+/// Binds every configured listener.
+pub fn bind_all(listeners: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
+    listeners
+        .iter()
+        .map(|l| {
+            let address = SocketAddr::new(l.ip, l.port);
+            let fail = |error: std::io::Error| {
+                let hint = if error.kind() == std::io::ErrorKind::PermissionDenied && l.port < 1024 {
+                    " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
+                } else {
+                    ""
+                };
+                BindError { name: l.name.clone(), protocol: l.protocol.name(), address, error, hint }
+            };
+            let socket = std::net::TcpListener::bind(address).map_err(fail)?;
+            socket.set_nonblocking(true).map_err(fail)?;
+            let address = socket.local_addr().map_err(fail)?;
+            Ok(Bound { config: Arc::new(l.clone()), socket, address })
+        })
+        .collect()
+}
+
+/// Accepts connections on `bound` forever, starting each connection actor on the next worker.
+pub async fn accept_loop(bound: Bound, services: Arc<Services>, workers: Arc<Vec<ArbiterHandle>>) {
+    let listener = match tokio::net::TcpListener::from_std(bound.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(address = %bound.address, error = %e, "cannot use listening socket");
+            return;
+        }
+    };
+    let next = AtomicUsize::new(0);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(address = %bound.address, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        metrics::CONNECTIONS.add(1);
+        let _ = stream.set_nodelay(true);
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand over connection");
+                continue;
+            }
+        };
+        let worker = &workers[next.fetch_add(1, Ordering::Relaxed) % workers.len()];
+        let (services, config) = (services.clone(), bound.config.clone());
+        worker.spawn(async move {
+            // Registered with this worker's reactor, where the actor runs.
+            let stream = match tokio::net::TcpStream::from_std(std_stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot register connection");
+                    return;
+                }
+            };
+            match config.protocol {
+                Protocol::Smtp | Protocol::Submission => {
+                    SmtpConn::new(services, config, stream, remote).start();
+                }
+                Protocol::Imap => {
+                    ImapConn::new(services, stream, remote).start();
+                }
+            }
+        });
+    }
+}

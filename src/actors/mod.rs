@@ -1,0 +1,34 @@
+//! The actors: every account, mailbox in use and connection is one (DESIGN.md §1).
+
+pub mod account;
+pub mod conn_io;
+pub mod ctl;
+pub mod imap_conn;
+pub mod listener;
+pub mod login;
+pub mod mailbox;
+pub mod registry;
+pub mod smtp_conn;
+pub mod supervisor;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::store::DataDir;
+
+/// Services shared by the actors: plain values, immutable or internally synchronised.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub data: DataDir,
+    pub registry: actix::Addr<registry::AccountRegistry>,
+    pub started: Instant,
+}
+
+static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// A new connection id, for logs (`cid`).
+pub fn next_cid() -> u64 {
+    CONNECTION_IDS.fetch_add(1, Ordering::Relaxed)
+}

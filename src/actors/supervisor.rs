@@ -1,0 +1,116 @@
+//! The supervisor: prepares the data directory, binds every socket, starts the registry, the
+//! worker arbiters, the accept loops, the control socket and the configuration watcher, and runs
+//! until SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::account::SetPassword;
+use super::listener::{self, BindError};
+use super::registry::{AccountRegistry, OpenAccount};
+use super::{Services, ctl};
+use crate::auth::PasswordSecrets;
+use crate::config::Config;
+use crate::store::server::ServerStore;
+use crate::store::{DataDir, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("data directory {path}: {error}")]
+    Data { path: String, error: StoreError },
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("control socket {path}: {error}")]
+    Ctl { path: String, error: std::io::Error },
+    #[error("setting the password of {account}: {message}")]
+    Password { account: String, message: String },
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// What to do at start besides serving.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Set this (account, password) before announcing readiness (localserve).
+    pub password: Option<(String, String)>,
+    /// Lines printed on stdout once listening, before "ready" (localserve prints the login).
+    pub banner: Vec<String>,
+}
+
+/// Runs the server until a termination signal.
+pub fn run(config: Config, options: StartOptions) -> Result<(), ServeError> {
+    let system = actix_rt::System::new();
+    let result = system.block_on(start(config, options));
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            System::current().stop();
+            Err(e)
+        }
+    }
+}
+
+async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> {
+    let data = DataDir::new(&config.static_config.data_dir);
+    let data_err = |error| ServeError::Data { path: data.root().display().to_string(), error };
+    data.prepare().map_err(data_err)?;
+    let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
+    let bound = listener::bind_all(&config.static_config.listeners)?;
+    let ctl_path = data.ctl_socket();
+    let ctl_socket = ctl::bind(&ctl_path).map_err(|error| ServeError::Ctl { path: ctl_path.display().to_string(), error })?;
+
+    let registry = AccountRegistry::new(data.clone(), Arc::new(server)).start();
+    let config = Arc::new(config);
+    let services = Arc::new(Services { config: config.clone(), data, registry: registry.clone(), started: Instant::now() });
+
+    if let Some((account, password)) = options.password {
+        let fail = |message: String| ServeError::Password { account: account.clone(), message };
+        let secrets = PasswordSecrets::derive(&password).map_err(|e| fail(e.to_string()))?;
+        let handle = registry.send(OpenAccount(account.clone())).await.map_err(|e| fail(e.to_string()))?.map_err(|e| fail(e.to_string()))?;
+        handle.addr.send(SetPassword(secrets)).await.map_err(|e| fail(e.to_string()))?.map_err(|e| fail(e.to_string()))?;
+    }
+
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+    let handles = Arc::new(workers.iter().map(Arbiter::handle).collect::<Vec<_>>());
+    for b in bound {
+        tracing::info!(protocol = b.config.protocol.name(), address = %b.address, "listening");
+        println!("listening {} {}", b.config.protocol.name(), b.address);
+        actix_rt::spawn(listener::accept_loop(b, services.clone(), handles.clone()));
+    }
+    actix_rt::spawn(ctl::accept_loop(ctl_socket, services.clone()));
+    if let Err(e) = crate::config::watch_dynamic(config.clone(), Duration::from_secs(1)) {
+        tracing::warn!(error = %e, "not watching the dynamic configuration for changes");
+    }
+    for line in options.banner {
+        println!("{line}");
+    }
+    println!("ready");
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "moxide ready");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = std::fs::remove_file(&ctl_path);
+    for w in &workers {
+        w.stop();
+    }
+    System::current().stop();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

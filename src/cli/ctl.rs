@@ -1,0 +1,122 @@
+//! `moxctl`: asks the running daemon to do things over its control socket.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::protocols::ctl::{Request, Response, read_frame, write_frame};
+
+#[derive(Parser)]
+#[command(name = "moxctl", version, about = "Administer a running moxide")]
+pub struct CtlCli {
+    /// A localserve directory or a data directory holding the control socket.
+    #[arg(long, conflicts_with = "config")]
+    dir: Option<PathBuf>,
+    /// The static configuration file of the server.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Subcommand)]
+enum CtlCommand {
+    /// Version, uptime and counters of the running server.
+    Status,
+    /// Lists the configured accounts and their addresses.
+    Accounts,
+    /// Sets the password of ACCOUNT, read from the terminal (without echo) or one line of stdin.
+    Setpassword { account: String },
+    /// Reloads the dynamic configuration.
+    Reload,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CtlError {
+    #[error("no control socket found in {0} (is moxide running there?)")]
+    NoSocket(PathBuf),
+    #[error("{0}")]
+    Config(String),
+    #[error("moxide is not running (cannot connect to {path}: {error})")]
+    NotRunning { path: PathBuf, error: std::io::Error },
+    #[error("reading the password: {0}")]
+    Password(std::io::Error),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Server(String),
+}
+
+fn socket_path(cli: &CtlCli) -> Result<PathBuf, CtlError> {
+    if let Some(dir) = &cli.dir {
+        return [dir.join("data").join("ctl"), dir.join("ctl")]
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| CtlError::NoSocket(dir.clone()));
+    }
+    let file = cli.config.clone().unwrap_or_else(|| PathBuf::from(super::serve::DEFAULT_CONFIG));
+    let config = crate::config::load_static(&file).map_err(|e| CtlError::Config(e.to_string()))?;
+    Ok(crate::store::DataDir::new(config.data_dir).ctl_socket())
+}
+
+fn read_password() -> Result<String, CtlError> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("new password: ").map_err(CtlError::Password)?;
+        let second = rpassword::prompt_password("repeat password: ").map_err(CtlError::Password)?;
+        if first != second {
+            return Err(CtlError::Protocol("passwords do not match".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(CtlError::Password)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        return Err(CtlError::Protocol("empty password".into()));
+    }
+    Ok(password)
+}
+
+async fn call(path: &Path, request: &Request) -> Result<String, CtlError> {
+    let mut stream = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|error| CtlError::NotRunning { path: path.to_path_buf(), error })?;
+    write_frame(&mut stream, request).await.map_err(|e| CtlError::Protocol(e.to_string()))?;
+    match read_frame::<Response>(&mut stream).await.map_err(|e| CtlError::Protocol(e.to_string()))? {
+        Some(Response::Ok { output }) => Ok(output),
+        Some(Response::Error { message }) => Err(CtlError::Server(message)),
+        None => Err(CtlError::Protocol("the server closed the connection".into())),
+    }
+}
+
+fn run(cli: CtlCli) -> Result<String, CtlError> {
+    let path = socket_path(&cli)?;
+    let request = match cli.command {
+        CtlCommand::Status => Request::Status,
+        CtlCommand::Accounts => Request::Accounts,
+        CtlCommand::Setpassword { account } => Request::SetPassword { account, password: read_password()? },
+        CtlCommand::Reload => Request::Reload,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CtlError::Protocol(e.to_string()))?;
+    runtime.block_on(call(&path, &request))
+}
+
+/// Entry point of `moxctl`.
+pub fn main() -> ExitCode {
+    match run(CtlCli::parse()) {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("moxctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

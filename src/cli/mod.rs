@@ -1,0 +1,49 @@
+//! The command line of `moxide` and `moxctl`: one file per subcommand family.
+
+pub mod ctl;
+pub mod localserve;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "moxide", version, about = "A complete, self-hosted mail server")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the server from its configuration files.
+    Serve(serve::ServeArgs),
+    /// Runs a local server for developing and testing mail software: loopback ports, one account,
+    /// no set-up.
+    Localserve(localserve::LocalserveArgs),
+    /// Checks configuration files and prints each problem with its file and key.
+    Config(serve::ConfigArgs),
+    /// Prints the version.
+    Version,
+}
+
+/// Entry point of `moxide`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Localserve(args) => localserve::run(args),
+        Command::Config(args) => serve::config(args),
+        Command::Version => {
+            println!("moxide {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Prints `error` for the user and returns a failing exit code.
+pub fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("moxide: {error}");
+    ExitCode::FAILURE
+}

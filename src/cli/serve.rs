@@ -1,0 +1,73 @@
+//! `moxide serve` and `moxide config test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::actors::supervisor::{self, StartOptions};
+use crate::config::{self, Config, ConfigError, Mode};
+
+/// Where the static configuration file is looked for by default.
+pub const DEFAULT_CONFIG: &str = "config/moxide.toml";
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The static configuration file; the dynamic one is found through it.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validates the static and the dynamic configuration.
+    Test {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+/// Loads and validates both files, reporting every problem.
+pub fn load(file: &std::path::Path, mode: Mode) -> Result<Config, ConfigError> {
+    let static_config = config::load_static(file)?;
+    let dynamic = config::load_dynamic(&static_config.domains_file)?;
+    Ok(Config::new(static_config, dynamic, mode))
+}
+
+fn report(e: &ConfigError) -> ExitCode {
+    for p in &e.0 {
+        eprintln!("moxide: config: {p}");
+    }
+    ExitCode::FAILURE
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match load(&args.config, Mode::Serve) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    crate::logging::init(&config.static_config.log_level, false);
+    match supervisor::run(config, StartOptions::default()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
+    }
+}
+
+pub fn config(args: ConfigArgs) -> ExitCode {
+    match args.command {
+        ConfigCommand::Test { config } => match load(&config, Mode::Serve) {
+            Ok(c) => {
+                println!("{}: ok", c.static_config.file.display());
+                println!("{}: ok", c.static_config.domains_file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+    }
+}
