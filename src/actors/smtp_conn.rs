@@ -301,12 +301,13 @@ async fn deliver(services: Arc<Services>, spool: Spool, txn: Transaction, trace:
         for rcpt in rcpts {
             match result {
                 Ok(d) => tracing::info!(
-                    cid = trace.cid, remote = %trace.remote, from = %from, from_ascii, rcpt = %rcpt, rcpt_ascii = rcpt.log_ascii(),
+                    cid = trace.cid, remote = %trace.remote, from = %from, from_ascii = from_ascii.as_deref().map(display), rcpt = %rcpt,
+                    rcpt_ascii = rcpt.log_ascii().map(display),
                     account = %account, uid = d.uid.0, modseq = d.modseq.0, size, "delivered"
                 ),
                 Err(e) => {
                     failed = true;
-                    tracing::error!(cid = trace.cid, rcpt = %rcpt, rcpt_ascii = rcpt.log_ascii(), account = %account, error = %e, "delivery failed");
+                    tracing::error!(cid = trace.cid, rcpt = %rcpt, rcpt_ascii = rcpt.log_ascii().map(display), account = %account, error = %e, "delivery failed");
                 }
             }
         }

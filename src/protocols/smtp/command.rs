@@ -7,8 +7,10 @@ use crate::address::{Address, Domain, Localpart};
 pub enum Command {
     Ehlo(String),
     Helo(String),
-    Mail { from: Option<Address>, params: MailParams },
-    Rcpt { to: Address },
+    /// `utf8`: the path was sent with non-ASCII characters (needs SMTPUTF8, RFC 6531 §3.4); an
+    /// address whose domain came in A-label form does not.
+    Mail { from: Option<Address>, params: MailParams, utf8: bool },
+    Rcpt { to: Address, utf8: bool },
     Data,
     Rset,
     Noop,
@@ -70,7 +72,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             let rest = strip_prefix_ci(rest, "FROM:").ok_or_else(|| CommandError::syntax("expected MAIL FROM:<address>"))?;
             let (path, params) = split_path(rest)?;
             let from = if path == "<>" { None } else { Some(parse_path(path)?) };
-            Ok(Command::Mail { from, params: parse_mail_params(params)? })
+            Ok(Command::Mail { from, params: parse_mail_params(params)?, utf8: !path.is_ascii() })
         }
         "RCPT" => {
             let rest = strip_prefix_ci(rest, "TO:").ok_or_else(|| CommandError::syntax("expected RCPT TO:<address>"))?;
@@ -80,7 +82,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             }
             // RFC 5321 §4.1.1.3: <Postmaster> without domain is valid; it is rare and we have no
             // domain to give it, so it is refused like any path without one.
-            Ok(Command::Rcpt { to: parse_path(path)? })
+            Ok(Command::Rcpt { to: parse_path(path)?, utf8: !path.is_ascii() })
         }
         "DATA" => no_args(Command::Data),
         "RSET" => no_args(Command::Rset),
@@ -227,19 +229,20 @@ mod tests {
         assert_eq!(parse_command(b"ehlo client.example").unwrap(), Command::Ehlo("client.example".into()));
         assert_eq!(
             parse_command(b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME").unwrap(),
-            Command::Mail { from: Some(addr("a@b.example")), params: MailParams { size: Some(100), body_8bit: true, smtputf8: false } }
+            Command::Mail { from: Some(addr("a@b.example")), params: MailParams { size: Some(100), body_8bit: true, smtputf8: false }, utf8: false }
         );
-        assert_eq!(parse_command(b"MAIL FROM:<>").unwrap(), Command::Mail { from: None, params: MailParams::default() });
-        assert_eq!(parse_command(b"mail from: <a@b.example>").unwrap(), Command::Mail { from: Some(addr("a@b.example")), params: MailParams::default() });
-        assert_eq!(parse_command(b"RCPT TO:<@relay.example:x@y.example>").unwrap(), Command::Rcpt { to: addr("x@y.example") });
-        assert_eq!(parse_command("RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>".as_bytes()).unwrap(), Command::Rcpt { to: addr("δοκιμή@παράδειγμα.δοκιμή") });
+        assert_eq!(parse_command(b"MAIL FROM:<>").unwrap(), Command::Mail { from: None, params: MailParams::default(), utf8: false });
+        assert_eq!(parse_command(b"mail from: <a@b.example>").unwrap(), Command::Mail { from: Some(addr("a@b.example")), params: MailParams::default(), utf8: false });
+        assert_eq!(parse_command(b"RCPT TO:<@relay.example:x@y.example>").unwrap(), Command::Rcpt { to: addr("x@y.example"), utf8: false });
+        assert_eq!(parse_command("RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>".as_bytes()).unwrap(), Command::Rcpt { to: addr("δοκιμή@παράδειγμα.δοκιμή"), utf8: true });
+        assert_eq!(parse_command(b"RCPT TO:<a@xn--mx-lka.example>").unwrap(), Command::Rcpt { to: addr("a@møx.example"), utf8: false });
         assert_eq!(parse_command(b"DATA").unwrap(), Command::Data);
         assert_eq!(parse_command(b"AUTH plain AGEAYg==").unwrap(), Command::Auth { mechanism: "PLAIN".into(), initial: Some("AGEAYg==".into()) });
     }
 
     #[test]
     fn quoted_localparts() {
-        let Command::Rcpt { to } = parse_command(br#"RCPT TO:<"a b>\"c"@x.example>"#).unwrap() else { panic!() };
+        let Command::Rcpt { to, .. } = parse_command(br#"RCPT TO:<"a b>\"c"@x.example>"#).unwrap() else { panic!() };
         assert_eq!(to.localpart.as_str(), "a b>\"c");
     }
 

@@ -267,8 +267,8 @@ impl Session {
                 let text = self.config.hostname.clone();
                 self.reply(Reply::plain(250, vec![text]));
             }
-            Command::Mail { from, params } => self.mail(from, params),
-            Command::Rcpt { to } => self.rcpt(to, policy),
+            Command::Mail { from, params, utf8 } => self.mail(from, params, utf8),
+            Command::Rcpt { to, utf8 } => self.rcpt(to, utf8, policy),
             Command::Data => self.data(),
             Command::Rset => {
                 self.transaction = None;
@@ -307,7 +307,7 @@ impl Session {
         Reply::plain(250, lines)
     }
 
-    fn mail(&mut self, from: Option<Address>, params: MailParams) {
+    fn mail(&mut self, from: Option<Address>, params: MailParams, utf8: bool) {
         if self.helo.is_none() {
             return self.bad(Reply::new(503, (5, 5, 1), "send EHLO first"));
         }
@@ -326,10 +326,7 @@ impl Session {
         if (params.smtputf8 || params.body_8bit) && !self.esmtp {
             return self.bad(Reply::new(501, (5, 5, 4), "parameters need EHLO"));
         }
-        if let Some(a) = &from
-            && !a.is_ascii()
-            && !params.smtputf8
-        {
+        if utf8 && !params.smtputf8 {
             // RFC 6531 §3.4.
             return self.reply(Reply::new(553, (5, 6, 7), "non-ASCII address needs the SMTPUTF8 parameter"));
         }
@@ -337,13 +334,13 @@ impl Session {
         self.reply(Reply::new(250, (2, 1, 0), "sender ok"));
     }
 
-    fn rcpt(&mut self, to: Address, policy: &dyn Policy) {
+    fn rcpt(&mut self, to: Address, utf8: bool, policy: &dyn Policy) {
         let authenticated = self.authenticated.clone();
         let max = self.config.max_recipients;
         let Some(t) = &mut self.transaction else {
             return self.bad(Reply::new(503, (5, 5, 1), "send MAIL first"));
         };
-        if !to.is_ascii() && !t.params.smtputf8 {
+        if utf8 && !t.params.smtputf8 {
             return self.reply(Reply::new(553, (5, 6, 7), "non-ASCII address needs the SMTPUTF8 parameter on MAIL"));
         }
         if t.recipients.len() >= max {

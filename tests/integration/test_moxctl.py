@@ -1,0 +1,46 @@
+"""moxctl against a running localserve: status, and a password change that does not wait on open
+IMAP sessions."""
+
+import imaplib
+import time
+
+from conftest import moxctl
+
+
+def test_status_and_accounts(localserve, tmp_path):
+    r = moxctl("--dir", str(tmp_path / "ls"), "status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("version ")
+    assert "open_accounts mox" in r.stdout
+    r = moxctl("--dir", str(tmp_path / "ls"), "accounts")
+    assert r.stdout == "mox mox@localhost\n"
+
+
+def test_setpassword_with_a_session_open(localserve, tmp_path):
+    ls = str(tmp_path / "ls")
+    busy = imaplib.IMAP4("127.0.0.1", localserve.ports["imap"])
+    busy.login("mox@localhost", "moxmoxmox")
+    busy.select("INBOX")
+    start = time.monotonic()
+    r = moxctl("--dir", ls, "setpassword", "mox", input="n3w pass\n")
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - start < 1.0
+    c = imaplib.IMAP4("127.0.0.1", localserve.ports["imap"])
+    try:
+        c.login("mox@localhost", "moxmoxmox")
+        raise AssertionError("old password still works")
+    except imaplib.IMAP4.error:
+        pass
+    c = imaplib.IMAP4("127.0.0.1", localserve.ports["imap"])
+    c.login("mox@localhost", "n3w pass")
+    c.logout()
+    # The open session carries on.
+    assert busy.noop()[0] == "OK"
+    busy.logout()
+
+
+def test_errors_are_clear(tmp_path, localserve):
+    r = moxctl("--dir", str(tmp_path / "ls"), "setpassword", "nobody", input="x\n")
+    assert r.returncode != 0 and "no account" in r.stderr
+    r = moxctl("--dir", str(tmp_path / "nothing-here"), "status")
+    assert r.returncode != 0 and "is moxide running" in r.stderr
