@@ -32,7 +32,8 @@ impl Domain {
             return Err(AddressError::EmptyDomain);
         }
         let bad = |why| AddressError::BadDomain(s.to_string(), why);
-        let ascii = idna::domain_to_ascii(s).map_err(|_| bad("not a valid internationalised name"))?;
+        let ascii =
+            idna::domain_to_ascii(s).map_err(|_| bad("not a valid internationalised name"))?;
         if ascii.len() > 253 {
             return Err(bad("longer than 253 bytes"));
         }
@@ -40,7 +41,10 @@ impl Domain {
             if label.is_empty() || label.len() > 63 {
                 return Err(bad("a label is empty or longer than 63 bytes"));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return Err(bad("only letters, digits and hyphens are allowed"));
             }
             if label.starts_with('-') || label.ends_with('-') {
@@ -85,10 +89,16 @@ impl Localpart {
     /// characters.
     pub fn new(s: &str) -> Result<Localpart, AddressError> {
         if s.len() > 64 {
-            return Err(AddressError::BadLocalpart(s.to_string(), "longer than 64 bytes"));
+            return Err(AddressError::BadLocalpart(
+                s.to_string(),
+                "longer than 64 bytes",
+            ));
         }
         if s.chars().any(|c| c.is_control()) {
-            return Err(AddressError::BadLocalpart(s.to_string(), "control characters"));
+            return Err(AddressError::BadLocalpart(
+                s.to_string(),
+                "control characters",
+            ));
         }
         Ok(Localpart(s.to_string()))
     }
@@ -103,7 +113,8 @@ impl Localpart {
 
     /// Whether this localpart must be written as a quoted string (it is not a dot-atom).
     pub fn needs_quotes(&self) -> bool {
-        let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+        let atext =
+            |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
         self.0.is_empty()
             || self.0.starts_with('.')
             || self.0.ends_with('.')
@@ -143,11 +154,16 @@ pub struct Address {
 impl Address {
     /// Parses a plain `localpart@domain` as found in configuration (no quoting).
     pub fn parse_simple(s: &str) -> Result<Address, AddressError> {
-        let (local, domain) = s.rsplit_once('@').ok_or_else(|| AddressError::NoAt(s.to_string()))?;
+        let (local, domain) = s
+            .rsplit_once('@')
+            .ok_or_else(|| AddressError::NoAt(s.to_string()))?;
         if local.is_empty() {
             return Err(AddressError::BadLocalpart(s.to_string(), "empty"));
         }
-        Ok(Address { localpart: Localpart::new(local)?, domain: Domain::parse(domain)? })
+        Ok(Address {
+            localpart: Localpart::new(local)?,
+            domain: Domain::parse(domain)?,
+        })
     }
 
     pub fn is_ascii(&self) -> bool {
@@ -156,7 +172,9 @@ impl Address {
 
     /// The address with its domain in ASCII form, when that differs: the extra field logs carry.
     pub fn log_ascii(&self) -> Option<String> {
-        self.domain.log_ascii().map(|d| format!("{}@{d}", self.localpart))
+        self.domain
+            .log_ascii()
+            .map(|d| format!("{}@{d}", self.localpart))
     }
 
     /// The key configured addresses are matched on.
@@ -188,7 +206,16 @@ mod tests {
 
     #[test]
     fn bad_domains() {
-        for bad in ["", ".", "a..b", "-a.b", "a_b.c", "a b.c", &"x".repeat(64), "a.b/c"] {
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.b",
+            "a_b.c",
+            "a b.c",
+            &"x".repeat(64),
+            "a.b/c",
+        ] {
             assert!(Domain::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -197,9 +224,15 @@ mod tests {
     fn addresses() {
         let a = Address::parse_simple("Δοκιμή@παράδειγμα.δοκιμή").unwrap();
         assert_eq!(a.to_string(), "Δοκιμή@παράδειγμα.δοκιμή");
-        assert_eq!(a.log_ascii().unwrap(), "Δοκιμή@xn--hxajbheg2az3al.xn--jxalpdlp");
+        assert_eq!(
+            a.log_ascii().unwrap(),
+            "Δοκιμή@xn--hxajbheg2az3al.xn--jxalpdlp"
+        );
         assert_eq!(a.lookup_key(), "δοκιμή@xn--hxajbheg2az3al.xn--jxalpdlp");
-        let q = Address { localpart: Localpart::new("a b").unwrap(), domain: Domain::parse("x.org").unwrap() };
+        let q = Address {
+            localpart: Localpart::new("a b").unwrap(),
+            domain: Domain::parse("x.org").unwrap(),
+        };
         assert_eq!(q.to_string(), "\"a b\"@x.org");
         assert!(Address::parse_simple("nobody").is_err());
         assert!(Address::parse_simple("@x.org").is_err());

@@ -10,9 +10,15 @@ pub fn filter(level: &str) -> Result<EnvFilter, String> {
         return Err("empty log level".into());
     }
     let plain = ["error", "warn", "info", "debug", "trace", "off"];
-    let directive = if plain.contains(&level) { format!("{level},heed=warn") } else { level.to_string() };
+    let directive = if plain.contains(&level) {
+        format!("{level},heed=warn")
+    } else {
+        level.to_string()
+    };
     if !plain.contains(&level) && !level.contains(['=', ',']) {
-        return Err(format!("unknown log level {level:?}: use error, warn, info, debug or trace"));
+        return Err(format!(
+            "unknown log level {level:?}: use error, warn, info, debug or trace"
+        ));
     }
     EnvFilter::try_new(&directive).map_err(|e| format!("invalid log filter {level:?}: {e}"))
 }
@@ -25,8 +31,15 @@ pub fn init(level: &str, json: bool) {
         .or_else(|| filter(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
-    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let result = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
     if let Err(e) = result {
         eprintln!("logging already set up: {e}");
     }

@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole.len(), prefix.len() + file.len());
     assert!(whole.starts_with(prefix) && whole.ends_with(file));
     let total = prefix.len() + file.len();
-    let mut check = |section: Section| {
+    let check = |section: Section| {
         if let Some(bytes) = view.section(&section) {
             // HEADER.FIELDS adds a CRLF; everything else is a slice of the message.
             assert!(bytes.len() <= total + 2, "{section:?}: {} bytes of {total}", bytes.len());

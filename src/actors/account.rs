@@ -16,7 +16,10 @@ use tokio::sync::oneshot;
 use super::mailbox::{MailboxActor, MailboxChanged, Publish, Unwatch, Watch};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
-use crate::store::{AccountStore, Change, MailboxId, NewMessage, SpecialUse, StoreError, StoreFlags, WriteOp, WriteOutcome};
+use crate::store::{
+    AccountStore, Change, MailboxId, NewMessage, SpecialUse, StoreError, StoreFlags, WriteOp,
+    WriteOutcome,
+};
 
 /// Operations taken into one transaction at most, so one batch cannot grow without bound.
 const MAX_BATCH: usize = 512;
@@ -38,10 +41,20 @@ pub struct AccountActor {
 
 impl AccountActor {
     pub fn new(name: String, store: Arc<AccountStore>) -> AccountActor {
-        AccountActor { name, store, pending: Vec::new(), committing: false, mailboxes: HashMap::new() }
+        AccountActor {
+            name,
+            store,
+            pending: Vec::new(),
+            committing: false,
+            mailboxes: HashMap::new(),
+        }
     }
 
-    fn enqueue(&mut self, op: WriteOp, ctx: &mut Context<Self>) -> oneshot::Receiver<Result<WriteOutcome, StoreError>> {
+    fn enqueue(
+        &mut self,
+        op: WriteOp,
+        ctx: &mut Context<Self>,
+    ) -> oneshot::Receiver<Result<WriteOutcome, StoreError>> {
         let (tx, rx) = oneshot::channel();
         self.pending.push((op, tx));
         self.commit_next(ctx);
@@ -107,8 +120,11 @@ impl AccountActor {
     ) -> ResponseFuture<Result<T, StoreError>> {
         let rx = self.enqueue(op, ctx);
         Box::pin(async move {
-            let outcome = rx.await.map_err(|_| StoreError::CommitFailed("account actor stopped".into()))??;
-            map(outcome).ok_or_else(|| StoreError::Corrupt("unexpected outcome for operation".into()))
+            let outcome = rx
+                .await
+                .map_err(|_| StoreError::CommitFailed("account actor stopped".into()))??;
+            map(outcome)
+                .ok_or_else(|| StoreError::Corrupt("unexpected outcome for operation".into()))
         })
     }
 }
@@ -135,9 +151,19 @@ impl Handler<DeliverMessage> for AccountActor {
 
     fn handle(&mut self, msg: DeliverMessage, ctx: &mut Context<Self>) -> Self::Result {
         self.request(WriteOp::Deliver(msg.0), ctx, |o| match o {
-            WriteOutcome::Delivered { id, mailbox, uid, modseq } => {
+            WriteOutcome::Delivered {
+                id,
+                mailbox,
+                uid,
+                modseq,
+            } => {
                 metrics::DELIVERIES.add(1);
-                Some(Delivered { id, mailbox, uid, modseq })
+                Some(Delivered {
+                    id,
+                    mailbox,
+                    uid,
+                    modseq,
+                })
             }
             _ => None,
         })
@@ -161,7 +187,9 @@ impl Handler<ChangeFlags> for AccountActor {
 
     fn handle(&mut self, msg: ChangeFlags, ctx: &mut Context<Self>) -> Self::Result {
         self.request(WriteOp::StoreFlags(msg.0), ctx, |o| match o {
-            WriteOutcome::FlagsStored { changed, modified } => Some(FlagsStored { changed, modified }),
+            WriteOutcome::FlagsStored { changed, modified } => {
+                Some(FlagsStored { changed, modified })
+            }
             _ => None,
         })
     }
@@ -179,10 +207,17 @@ impl Handler<ExpungeMessages> for AccountActor {
     type Result = ResponseFuture<Result<Vec<crate::store::Uid>, StoreError>>;
 
     fn handle(&mut self, msg: ExpungeMessages, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::Expunge { mailbox: msg.mailbox, uids: msg.uids }, ctx, |o| match o {
-            WriteOutcome::Expunged { uids, .. } => Some(uids),
-            _ => None,
-        })
+        self.request(
+            WriteOp::Expunge {
+                mailbox: msg.mailbox,
+                uids: msg.uids,
+            },
+            ctx,
+            |o| match o {
+                WriteOutcome::Expunged { uids, .. } => Some(uids),
+                _ => None,
+            },
+        )
     }
 }
 
@@ -198,10 +233,17 @@ impl Handler<CreateMailbox> for AccountActor {
     type Result = ResponseFuture<Result<MailboxId, StoreError>>;
 
     fn handle(&mut self, msg: CreateMailbox, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::CreateMailbox { name: msg.name, special_use: msg.special_use }, ctx, |o| match o {
-            WriteOutcome::MailboxCreated(id) => Some(id),
-            _ => None,
-        })
+        self.request(
+            WriteOp::CreateMailbox {
+                name: msg.name,
+                special_use: msg.special_use,
+            },
+            ctx,
+            |o| match o {
+                WriteOutcome::MailboxCreated(id) => Some(id),
+                _ => None,
+            },
+        )
     }
 }
 
@@ -214,7 +256,9 @@ impl Handler<SetPassword> for AccountActor {
     type Result = ResponseFuture<Result<(), StoreError>>;
 
     fn handle(&mut self, msg: SetPassword, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::SetPassword(msg.0), ctx, |o| matches!(o, WriteOutcome::PasswordSet).then_some(()))
+        self.request(WriteOp::SetPassword(msg.0), ctx, |o| {
+            matches!(o, WriteOutcome::PasswordSet).then_some(())
+        })
     }
 }
 
@@ -231,12 +275,18 @@ impl Handler<WatchMailbox> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, msg: WatchMailbox, _: &mut Context<Self>) {
-        let watched = self.mailboxes.entry(msg.mailbox).or_insert_with(|| Watched {
-            addr: MailboxActor::new(msg.mailbox).start(),
-            sessions: HashSet::new(),
-        });
+        let watched = self
+            .mailboxes
+            .entry(msg.mailbox)
+            .or_insert_with(|| Watched {
+                addr: MailboxActor::new(msg.mailbox).start(),
+                sessions: HashSet::new(),
+            });
         watched.sessions.insert(msg.session);
-        watched.addr.do_send(Watch { session: msg.session, recipient: msg.recipient });
+        watched.addr.do_send(Watch {
+            session: msg.session,
+            recipient: msg.recipient,
+        });
     }
 }
 
@@ -256,7 +306,9 @@ impl Handler<UnwatchMailbox> for AccountActor {
             return;
         };
         watched.sessions.remove(&msg.session);
-        watched.addr.do_send(Unwatch { session: msg.session });
+        watched.addr.do_send(Unwatch {
+            session: msg.session,
+        });
         if watched.sessions.is_empty() {
             // The mailbox actor stops when its address is dropped and its queue is empty.
             self.mailboxes.remove(&msg.mailbox);

@@ -28,8 +28,13 @@ pub struct Closed(pub &'static str);
 
 /// Runs the connection: writes `greeting`, then reads and answers until one side closes or the
 /// client is idle for `idle` (when `idle_bytes` are written first, e.g. a BYE).
-pub async fn run<A>(addr: Addr<A>, mut stream: TcpStream, greeting: Vec<u8>, idle: Duration, idle_bytes: Vec<u8>)
-where
+pub async fn run<A>(
+    addr: Addr<A>,
+    mut stream: TcpStream,
+    greeting: Vec<u8>,
+    idle: Duration,
+    idle_bytes: Vec<u8>,
+) where
     A: Actor + Handler<Input> + Handler<Closed>,
     A::Context: actix::dev::ToEnvelope<A, Input> + actix::dev::ToEnvelope<A, Closed>,
 {

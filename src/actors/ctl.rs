@@ -39,7 +39,11 @@ pub async fn accept_loop(listener: std::os::unix::net::UnixListener, services: A
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                CtlConn { services: services.clone(), stream: Some(stream) }.start();
+                CtlConn {
+                    services: services.clone(),
+                    stream: Some(stream),
+                }
+                .start();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "control socket accept failed");
@@ -69,7 +73,13 @@ impl Actor for CtlConn {
                     Ok(Some(r)) => r,
                     Ok(None) => return,
                     Err(e) => {
-                        let _ = write_frame(&mut stream, &Response::Error { message: e.to_string() }).await;
+                        let _ = write_frame(
+                            &mut stream,
+                            &Response::Error {
+                                message: e.to_string(),
+                            },
+                        )
+                        .await;
                         return;
                     }
                 };
@@ -89,7 +99,11 @@ impl Actor for CtlConn {
 async fn execute(services: &Services, request: Request) -> Result<String, String> {
     match request {
         Request::Status => {
-            let open = services.registry.send(OpenAccounts).await.map_err(|e| e.to_string())?;
+            let open = services
+                .registry
+                .send(OpenAccounts)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut out = format!(
                 "version {}\nuptime_seconds {}\nopen_accounts {}\n",
                 env!("CARGO_PKG_VERSION"),
@@ -103,21 +117,37 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
         }
         Request::Accounts => {
             let dynamic = services.config.dynamic();
-            Ok(dynamic.accounts.values().map(|a| {
-                let addresses: Vec<String> = a.addresses.iter().map(ToString::to_string).collect();
-                format!("{} {}\n", a.name, addresses.join(","))
-            }).collect())
+            Ok(dynamic
+                .accounts
+                .values()
+                .map(|a| {
+                    let addresses: Vec<String> =
+                        a.addresses.iter().map(ToString::to_string).collect();
+                    format!("{} {}\n", a.name, addresses.join(","))
+                })
+                .collect())
         }
         Request::SetPassword { account, password } => {
             if !services.config.dynamic().accounts.contains_key(&account) {
                 return Err(format!("no account {account:?}"));
             }
-            let secrets = actix_rt::task::spawn_blocking(move || PasswordSecrets::derive(&password))
+            let secrets =
+                actix_rt::task::spawn_blocking(move || PasswordSecrets::derive(&password))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+            let handle = services
+                .registry
+                .send(OpenAccount(account.clone()))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-            let handle = services.registry.send(OpenAccount(account.clone())).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-            handle.addr.send(SetPassword(secrets)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            handle
+                .addr
+                .send(SetPassword(secrets))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
             tracing::info!(account = %account, "password changed");
             Ok(String::new())
         }

@@ -39,17 +39,28 @@ pub fn bind_all(listeners: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
         .map(|l| {
             let address = SocketAddr::new(l.ip, l.port);
             let fail = |error: std::io::Error| {
-                let hint = if error.kind() == std::io::ErrorKind::PermissionDenied && l.port < 1024 {
+                let hint = if error.kind() == std::io::ErrorKind::PermissionDenied && l.port < 1024
+                {
                     " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
                 } else {
                     ""
                 };
-                BindError { name: l.name.clone(), protocol: l.protocol.name(), address, error, hint }
+                BindError {
+                    name: l.name.clone(),
+                    protocol: l.protocol.name(),
+                    address,
+                    error,
+                    hint,
+                }
             };
             let socket = std::net::TcpListener::bind(address).map_err(fail)?;
             socket.set_nonblocking(true).map_err(fail)?;
             let address = socket.local_addr().map_err(fail)?;
-            Ok(Bound { config: Arc::new(l.clone()), socket, address })
+            Ok(Bound {
+                config: Arc::new(l.clone()),
+                socket,
+                address,
+            })
         })
         .collect()
 }

@@ -7,8 +7,18 @@ use super::registry::OpenAccount;
 
 /// The account `username` logs in to, when `password` is right.
 pub async fn verify_login(services: &Services, username: &str, password: &str) -> Option<String> {
-    let account = services.config.dynamic().login_account(username)?.name.clone();
-    let handle = services.registry.send(OpenAccount(account.clone())).await.ok()?.ok()?;
+    let account = services
+        .config
+        .dynamic()
+        .login_account(username)?
+        .name
+        .clone();
+    let handle = services
+        .registry
+        .send(OpenAccount(account.clone()))
+        .await
+        .ok()?
+        .ok()?;
     let password = password.to_string();
     let ok = actix_rt::task::spawn_blocking(move || {
         let reader = handle.store.read().ok()?;

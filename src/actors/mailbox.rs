@@ -44,7 +44,11 @@ pub struct MailboxActor {
 
 impl MailboxActor {
     pub fn new(id: MailboxId) -> MailboxActor {
-        MailboxActor { id, watchers: HashMap::new(), state: None }
+        MailboxActor {
+            id,
+            watchers: HashMap::new(),
+            state: None,
+        }
     }
 }
 

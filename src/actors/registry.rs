@@ -51,7 +51,12 @@ pub struct AccountRegistry {
 
 impl AccountRegistry {
     pub fn new(data: DataDir, server: Arc<ServerStore>) -> AccountRegistry {
-        AccountRegistry { data, server, accounts: HashMap::new(), opening: HashMap::new() }
+        AccountRegistry {
+            data,
+            server,
+            accounts: HashMap::new(),
+            opening: HashMap::new(),
+        }
     }
 
     fn start_opening(&mut self, name: String, ctx: &mut Context<Self>) {
@@ -69,12 +74,22 @@ impl AccountRegistry {
                     let store = Arc::new(store);
                     let addr = AccountActor::new(name.clone(), store.clone()).start();
                     tracing::info!(account = %name, "account opened");
-                    let handle = AccountHandle { name: name.clone(), addr, store };
+                    let handle = AccountHandle {
+                        name: name.clone(),
+                        addr,
+                        store,
+                    };
                     act.accounts.insert(name.clone(), handle.clone());
                     Ok(handle)
                 }
-                Ok(Err(e)) => Err(RegistryError::Open { name: name.clone(), message: e.to_string() }),
-                Err(e) => Err(RegistryError::Open { name: name.clone(), message: e.to_string() }),
+                Ok(Err(e)) => Err(RegistryError::Open {
+                    name: name.clone(),
+                    message: e.to_string(),
+                }),
+                Err(e) => Err(RegistryError::Open {
+                    name: name.clone(),
+                    message: e.to_string(),
+                }),
             };
             if let Err(e) = &result {
                 tracing::error!(account = %name, error = %e, "opening account failed");

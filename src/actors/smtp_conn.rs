@@ -18,7 +18,9 @@ use super::registry::OpenAccount;
 use crate::address::Address;
 use crate::config::{ListenerConfig, Mode, Protocol};
 use crate::protocols::smtp::Reply;
-use crate::protocols::smtp::server::{Action, Policy, RcptDecision, Session, SessionConfig, Transaction};
+use crate::protocols::smtp::server::{
+    Action, Policy, RcptDecision, Session, SessionConfig, Transaction,
+};
 use crate::store::files::Spool;
 use crate::store::{Content, Flags, NewMessage, parts};
 
@@ -40,7 +42,12 @@ pub struct SmtpConn {
 }
 
 impl SmtpConn {
-    pub fn new(services: Arc<Services>, listener: Arc<ListenerConfig>, stream: TcpStream, remote: SocketAddr) -> SmtpConn {
+    pub fn new(
+        services: Arc<Services>,
+        listener: Arc<ListenerConfig>,
+        stream: TcpStream,
+        remote: SocketAddr,
+    ) -> SmtpConn {
         let submission = listener.protocol == Protocol::Submission;
         let config = SessionConfig {
             hostname: listener.hostname.ascii().to_string(),
@@ -83,7 +90,9 @@ impl SmtpConn {
                     if self.spool_error.is_some() {
                         continue;
                     }
-                    let spool = self.spool.get_or_insert_with(|| Spool::new(self.services.data.tmp()));
+                    let spool = self
+                        .spool
+                        .get_or_insert_with(|| Spool::new(self.services.data.tmp()));
                     if spool.in_memory_after(data.len()) {
                         if let Err(e) = spool.write(&data) {
                             self.spool_error = Some(e.to_string());
@@ -91,7 +100,9 @@ impl SmtpConn {
                         continue;
                     }
                     // Spooling to disk: off the actor thread.
-                    let Some(mut spool) = self.spool.take() else { continue };
+                    let Some(mut spool) = self.spool.take() else {
+                        continue;
+                    };
                     let write = actix_rt::task::spawn_blocking(move || {
                         let result = spool.write(&data);
                         (spool, result)
@@ -110,9 +121,18 @@ impl SmtpConn {
                     self.spool_error = None;
                 }
                 Action::Deliver(transaction) => {
-                    let spool = self.spool.take().unwrap_or_else(|| Spool::new(self.services.data.tmp()));
+                    let spool = self
+                        .spool
+                        .take()
+                        .unwrap_or_else(|| Spool::new(self.services.data.tmp()));
                     let failed = self.spool_error.take();
-                    let delivery = deliver(self.services.clone(), spool, transaction, self.trace(), failed);
+                    let delivery = deliver(
+                        self.services.clone(),
+                        spool,
+                        transaction,
+                        self.trace(),
+                        failed,
+                    );
                     return Box::pin(delivery.into_actor(self).then(move |reply, act, _| {
                         act.session.delivery_result(reply);
                         act.drive(out)
@@ -122,10 +142,19 @@ impl SmtpConn {
                     let services = self.services.clone();
                     let (cid, remote) = (self.cid, self.remote);
                     let check = async move {
-                        let account = super::login::verify_login(&services, &credentials.username, &credentials.password).await;
+                        let account = super::login::verify_login(
+                            &services,
+                            &credentials.username,
+                            &credentials.password,
+                        )
+                        .await;
                         match &account {
-                            Some(a) => tracing::info!(cid, %remote, account = %a, "smtp authenticated"),
-                            None => tracing::info!(cid, %remote, username = %credentials.username, "smtp authentication failed"),
+                            Some(a) => {
+                                tracing::info!(cid, %remote, account = %a, "smtp authenticated")
+                            }
+                            None => {
+                                tracing::info!(cid, %remote, username = %credentials.username, "smtp authentication failed")
+                            }
                         }
                         account
                     };
@@ -140,7 +169,10 @@ impl SmtpConn {
                 }
             }
         }
-        Box::pin(fut::ready(Output { bytes: out, close: close || self.session.is_closed() }))
+        Box::pin(fut::ready(Output {
+            bytes: out,
+            close: close || self.session.is_closed(),
+        }))
     }
 
     fn trace(&self) -> Trace {
@@ -166,7 +198,9 @@ impl Actor for SmtpConn {
         };
         let greeting = self.session.greeting().to_bytes();
         let idle = Reply::new(421, (4, 4, 2), "idle too long, closing connection").to_bytes();
-        ctx.spawn(conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self));
+        ctx.spawn(
+            conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self),
+        );
     }
 }
 
@@ -200,7 +234,9 @@ struct RecipientPolicy {
 impl Policy for RecipientPolicy {
     fn recipient(&self, rcpt: &Address, _authenticated: Option<&str>) -> RcptDecision {
         if let Mode::Localserve { account } = &self.mode {
-            return RcptDecision::Local { account: account.clone() };
+            return RcptDecision::Local {
+                account: account.clone(),
+            };
         }
         if let Some(d) = self.dynamic.destination(rcpt) {
             return RcptDecision::Local { account: d.account };
@@ -209,9 +245,17 @@ impl Policy for RecipientPolicy {
             return RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"));
         }
         if self.submission {
-            RcptDecision::Reject(Reply::new(550, (5, 7, 1), "delivery to other domains is not set up on this server"))
+            RcptDecision::Reject(Reply::new(
+                550,
+                (5, 7, 1),
+                "delivery to other domains is not set up on this server",
+            ))
         } else {
-            RcptDecision::Reject(Reply::new(550, (5, 7, 1), "not accepting mail for this domain (no relaying)"))
+            RcptDecision::Reject(Reply::new(
+                550,
+                (5, 7, 1),
+                "not accepting mail for this domain (no relaying)",
+            ))
         }
     }
 }
@@ -230,11 +274,23 @@ struct Trace {
 /// the recipient only when the account got a single one: others must not learn about Bcc.
 fn received_header(t: &Trace, smtputf8: bool, rcpts: &[&Address], now: i64) -> Vec<u8> {
     // RFC 3848 and RFC 6531 §3.7.3 protocol names.
-    let mut with = if smtputf8 { "UTF8SMTP" } else if t.esmtp { "ESMTP" } else { "SMTP" }.to_string();
+    let mut with = if smtputf8 {
+        "UTF8SMTP"
+    } else if t.esmtp {
+        "ESMTP"
+    } else {
+        "SMTP"
+    }
+    .to_string();
     if t.authenticated {
         with.push('A');
     }
-    let helo: String = t.helo.chars().filter(|c| !c.is_control() && *c != '(' && *c != ')').take(255).collect();
+    let helo: String = t
+        .helo
+        .chars()
+        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+        .take(255)
+        .collect();
     let date = mail_parser::DateTime::from_timestamp(now).to_rfc822();
     let mut h = format!(
         "Received: from {helo} ({})\r\n\tby {} (moxide) with {with} id {:x}-{:x}",
@@ -251,20 +307,30 @@ fn received_header(t: &Trace, smtputf8: bool, rcpts: &[&Address], now: i64) -> V
 }
 
 /// Finishes the spool (durable file, parsed part tree) and delivers it to each recipient account.
-async fn deliver(services: Arc<Services>, spool: Spool, txn: Transaction, trace: Trace, spool_error: Option<String>) -> Reply {
+async fn deliver(
+    services: Arc<Services>,
+    spool: Spool,
+    txn: Transaction,
+    trace: Trace,
+    spool_error: Option<String>,
+) -> Reply {
     let temporary = |why: &str| {
         tracing::error!(cid = trace.cid, error = why, "delivery failed");
-        Reply::new(451, (4, 3, 0), "temporary failure storing the message, try again later")
+        Reply::new(
+            451,
+            (4, 3, 0),
+            "temporary failure storing the message, try again later",
+        )
     };
     if let Some(e) = spool_error {
         return temporary(&e);
     }
     let finished = actix_rt::task::spawn_blocking(move || {
-        let (file, data) = spool.finish()?;
-        Ok::<_, std::io::Error>((file, data.len() as u64, parts::parse(&data)))
+        let (source, data) = spool.finish()?;
+        Ok::<_, std::io::Error>((source, data.len() as u64, parts::parse(&data)))
     })
     .await;
-    let (file, size, parts) = match finished {
+    let (source, size, parts) = match finished {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => return temporary(&e.to_string()),
         Err(e) => return temporary(&e.to_string()),
@@ -280,21 +346,38 @@ async fn deliver(services: Arc<Services>, spool: Spool, txn: Transaction, trace:
     let deliveries = accounts.iter().map(|(account, rcpts)| {
         let message = NewMessage {
             mailbox: "INBOX".into(),
-            source: file.path().to_path_buf(),
-            content: Content { prefix: received_header(&trace, txn.params.smtputf8, rcpts, now), file_size: size, parts: parts.clone() },
+            source: source.clone(),
+            content: Content {
+                prefix: received_header(&trace, txn.params.smtputf8, rcpts, now),
+                file_size: size,
+                parts: parts.clone(),
+            },
             flags: Flags::empty(),
             keywords: Vec::new(),
             received: now,
         };
         let registry = services.registry.clone();
         async move {
-            let handle = registry.send(OpenAccount(account.to_string())).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-            handle.addr.send(DeliverMessage(message)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+            let handle = registry
+                .send(OpenAccount(account.to_string()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            handle
+                .addr
+                .send(DeliverMessage(message))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
         }
     });
     let results = join_all(deliveries).await;
-    drop(file);
-    let from = txn.mail_from.as_ref().map(ToString::to_string).unwrap_or_default();
+    drop(source);
+    let from = txn
+        .mail_from
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let from_ascii = txn.mail_from.as_ref().and_then(Address::log_ascii);
     let mut failed = false;
     for ((account, rcpts), result) in accounts.iter().zip(&results) {
@@ -313,9 +396,17 @@ async fn deliver(services: Arc<Services>, spool: Spool, txn: Transaction, trace:
         }
     }
     if failed {
-        Reply::new(451, (4, 3, 0), "temporary failure storing the message, try again later")
+        Reply::new(
+            451,
+            (4, 3, 0),
+            "temporary failure storing the message, try again later",
+        )
     } else {
-        Reply::new(250, (2, 0, 0), format!("message delivered, id {now:x}-{:x}", trace.cid))
+        Reply::new(
+            250,
+            (2, 0, 0),
+            format!("message delivered, id {now:x}-{:x}", trace.cid),
+        )
     }
 }
 

@@ -54,22 +54,45 @@ pub fn run(config: Config, options: StartOptions) -> Result<(), ServeError> {
 
 async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> {
     let data = DataDir::new(&config.static_config.data_dir);
-    let data_err = |error| ServeError::Data { path: data.root().display().to_string(), error };
+    let data_err = |error| ServeError::Data {
+        path: data.root().display().to_string(),
+        error,
+    };
     data.prepare().map_err(data_err)?;
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
     let bound = listener::bind_all(&config.static_config.listeners)?;
     let ctl_path = data.ctl_socket();
-    let ctl_socket = ctl::bind(&ctl_path).map_err(|error| ServeError::Ctl { path: ctl_path.display().to_string(), error })?;
+    let ctl_socket = ctl::bind(&ctl_path).map_err(|error| ServeError::Ctl {
+        path: ctl_path.display().to_string(),
+        error,
+    })?;
 
     let registry = AccountRegistry::new(data.clone(), Arc::new(server)).start();
     let config = Arc::new(config);
-    let services = Arc::new(Services { config: config.clone(), data, registry: registry.clone(), started: Instant::now() });
+    let services = Arc::new(Services {
+        config: config.clone(),
+        data,
+        registry: registry.clone(),
+        started: Instant::now(),
+    });
 
     if let Some((account, password)) = options.password {
-        let fail = |message: String| ServeError::Password { account: account.clone(), message };
+        let fail = |message: String| ServeError::Password {
+            account: account.clone(),
+            message,
+        };
         let secrets = PasswordSecrets::derive(&password).map_err(|e| fail(e.to_string()))?;
-        let handle = registry.send(OpenAccount(account.clone())).await.map_err(|e| fail(e.to_string()))?.map_err(|e| fail(e.to_string()))?;
-        handle.addr.send(SetPassword(secrets)).await.map_err(|e| fail(e.to_string()))?.map_err(|e| fail(e.to_string()))?;
+        let handle = registry
+            .send(OpenAccount(account.clone()))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+        handle
+            .addr
+            .send(SetPassword(secrets))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
     }
 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -102,7 +125,10 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -66,18 +66,30 @@ impl PasswordSecrets {
 
 fn salted_password(password: &str, salt: &[u8], iterations: NonZeroU32) -> [u8; 32] {
     let mut out = [0u8; 32];
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, password.as_bytes(), &mut out);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt,
+        password.as_bytes(),
+        &mut out,
+    );
     out
 }
 
 fn stored_key(salted: &[u8]) -> Vec<u8> {
     let key = hmac::Key::new(hmac::HMAC_SHA256, salted);
     let client_key = hmac::sign(&key, b"Client Key");
-    digest::digest(&digest::SHA256, client_key.as_ref()).as_ref().to_vec()
+    digest::digest(&digest::SHA256, client_key.as_ref())
+        .as_ref()
+        .to_vec()
 }
 
 fn scram_secret(password: &str, salt: Vec<u8>, iterations: u32) -> ScramSecret {
-    let salted = salted_password(password, &salt, NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN));
+    let salted = salted_password(
+        password,
+        &salt,
+        NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN),
+    );
     let key = hmac::Key::new(hmac::HMAC_SHA256, &salted);
     ScramSecret {
         stored_key: stored_key(&salted),
@@ -103,15 +115,22 @@ mod tests {
     #[test]
     fn rfc7677_test_vector() {
         // RFC 7677 §3: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, i=4096.
-        let salt = [0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81];
+        let salt = [
+            0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36,
+            0xfa, 0x81,
+        ];
         let s = scram_secret("pencil", salt.to_vec(), 4096);
         // ServerSignature from the RFC's exchange is derived from ServerKey; check ServerKey
         // through it: HMAC(ServerKey, AuthMessage) = 6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=.
         let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-        let sig = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &s.server_key), auth_message.as_bytes());
+        let sig = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &s.server_key),
+            auth_message.as_bytes(),
+        );
         let expected = [
-            0xea, 0xba, 0xe2, 0x4d, 0x10, 0x62, 0xdb, 0x75, 0xa9, 0x45, 0x1f, 0xf0, 0xb6, 0xea, 0x7e, 0x98,
-            0xc8, 0x54, 0x65, 0x49, 0xff, 0x74, 0x1e, 0x67, 0x2d, 0x32, 0x51, 0xb2, 0x39, 0x7d, 0xe4, 0x6e,
+            0xea, 0xba, 0xe2, 0x4d, 0x10, 0x62, 0xdb, 0x75, 0xa9, 0x45, 0x1f, 0xf0, 0xb6, 0xea,
+            0x7e, 0x98, 0xc8, 0x54, 0x65, 0x49, 0xff, 0x74, 0x1e, 0x67, 0x2d, 0x32, 0x51, 0xb2,
+            0x39, 0x7d, 0xe4, 0x6e,
         ];
         assert_eq!(sig.as_ref(), expected);
     }

@@ -40,7 +40,10 @@ enum CtlError {
     #[error("{0}")]
     Config(String),
     #[error("moxide is not running (cannot connect to {path}: {error})")]
-    NotRunning { path: PathBuf, error: std::io::Error },
+    NotRunning {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("reading the password: {0}")]
     Password(std::io::Error),
     #[error("{0}")]
@@ -56,7 +59,10 @@ fn socket_path(cli: &CtlCli) -> Result<PathBuf, CtlError> {
             .find(|p| p.exists())
             .ok_or_else(|| CtlError::NoSocket(dir.clone()));
     }
-    let file = cli.config.clone().unwrap_or_else(|| PathBuf::from(super::serve::DEFAULT_CONFIG));
+    let file = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::serve::DEFAULT_CONFIG));
     let config = crate::config::load_static(&file).map_err(|e| CtlError::Config(e.to_string()))?;
     Ok(crate::store::DataDir::new(config.data_dir).ctl_socket())
 }
@@ -71,7 +77,10 @@ fn read_password() -> Result<String, CtlError> {
         first
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(CtlError::Password)?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(CtlError::Password)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
     if password.is_empty() {
@@ -83,12 +92,22 @@ fn read_password() -> Result<String, CtlError> {
 async fn call(path: &Path, request: &Request) -> Result<String, CtlError> {
     let mut stream = tokio::net::UnixStream::connect(path)
         .await
-        .map_err(|error| CtlError::NotRunning { path: path.to_path_buf(), error })?;
-    write_frame(&mut stream, request).await.map_err(|e| CtlError::Protocol(e.to_string()))?;
-    match read_frame::<Response>(&mut stream).await.map_err(|e| CtlError::Protocol(e.to_string()))? {
+        .map_err(|error| CtlError::NotRunning {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    write_frame(&mut stream, request)
+        .await
+        .map_err(|e| CtlError::Protocol(e.to_string()))?;
+    match read_frame::<Response>(&mut stream)
+        .await
+        .map_err(|e| CtlError::Protocol(e.to_string()))?
+    {
         Some(Response::Ok { output }) => Ok(output),
         Some(Response::Error { message }) => Err(CtlError::Server(message)),
-        None => Err(CtlError::Protocol("the server closed the connection".into())),
+        None => Err(CtlError::Protocol(
+            "the server closed the connection".into(),
+        )),
     }
 }
 
@@ -97,7 +116,10 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
     let request = match cli.command {
         CtlCommand::Status => Request::Status,
         CtlCommand::Accounts => Request::Accounts,
-        CtlCommand::Setpassword { account } => Request::SetPassword { account, password: read_password()? },
+        CtlCommand::Setpassword { account } => Request::SetPassword {
+            account,
+            password: read_password()?,
+        },
         CtlCommand::Reload => Request::Reload,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

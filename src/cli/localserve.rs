@@ -57,7 +57,11 @@ addresses = ["mox@localhost"]
 
 /// Writes `text` to `path` unless the file exists.
 fn write_default(path: &Path, text: &str) -> std::io::Result<()> {
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(mut f) => std::io::Write::write_all(&mut f, text.as_bytes()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
@@ -69,12 +73,20 @@ pub fn run(args: LocalserveArgs) -> ExitCode {
         return super::fail(format!("creating {}: {e}", args.dir.display()));
     }
     let static_path = args.dir.join("moxide.toml");
-    for (path, text) in [(&static_path, STATIC_FILE), (&args.dir.join("domains.toml"), DYNAMIC_FILE)] {
+    for (path, text) in [
+        (&static_path, STATIC_FILE),
+        (&args.dir.join("domains.toml"), DYNAMIC_FILE),
+    ] {
         if let Err(e) = write_default(path, text) {
             return super::fail(format!("writing {}: {e}", path.display()));
         }
     }
-    let mut config = match super::serve::load(&static_path, Mode::Localserve { account: ACCOUNT.into() }) {
+    let mut config = match super::serve::load(
+        &static_path,
+        Mode::Localserve {
+            account: ACCOUNT.into(),
+        },
+    ) {
         Ok(c) => c,
         Err(e) => {
             for p in &e.0 {
@@ -84,11 +96,18 @@ pub fn run(args: LocalserveArgs) -> ExitCode {
         }
     };
     if !config.dynamic().accounts.contains_key(ACCOUNT) {
-        return super::fail(format!("{}: localserve needs account {ACCOUNT:?}", config.static_config.domains_file.display()));
+        return super::fail(format!(
+            "{}: localserve needs account {ACCOUNT:?}",
+            config.static_config.domains_file.display()
+        ));
     }
     for l in &mut config.static_config.listeners {
         if !l.ip.is_loopback() {
-            return super::fail(format!("{}: localserve listens on loopback addresses only, not {}", static_path.display(), l.ip));
+            return super::fail(format!(
+                "{}: localserve listens on loopback addresses only, not {}",
+                static_path.display(),
+                l.ip
+            ));
         }
         let port = match l.protocol {
             Protocol::Smtp => args.smtp_port,

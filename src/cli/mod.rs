@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "moxide", version, about = "A complete, self-hosted mail server")]
+#[command(
+    name = "moxide",
+    version,
+    about = "A complete, self-hosted mail server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

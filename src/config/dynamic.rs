@@ -68,18 +68,26 @@ pub fn valid_account_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 impl DynamicFile {
     pub fn validate(self, file: &Path) -> Result<DynamicConfig, ConfigError> {
         let mut problems = Problems::new(file);
-        let mut config = DynamicConfig { file: file.to_path_buf(), ..DynamicConfig::default() };
+        let mut config = DynamicConfig {
+            file: file.to_path_buf(),
+            ..DynamicConfig::default()
+        };
         for name in self.domains.keys() {
             match Domain::parse(name) {
                 Ok(d) => {
                     if config.domains.insert(d.ascii().to_string(), d).is_some() {
-                        problems.add(&format!("domains.{name}"), "configured twice (in Unicode and ASCII form?)");
+                        problems.add(
+                            &format!("domains.{name}"),
+                            "configured twice (in Unicode and ASCII form?)",
+                        );
                     }
                 }
                 Err(e) => problems.add(&format!("domains.{name}"), e.to_string()),
@@ -88,13 +96,19 @@ impl DynamicFile {
         for (name, a) in self.accounts {
             let key = |k: &str| format!("accounts.{name}.{k}");
             if !valid_account_name(&name) {
-                problems.add(&format!("accounts.{name}"), "account names are letters, digits, '.', '_' and '-', not starting with '.'");
+                problems.add(
+                    &format!("accounts.{name}"),
+                    "account names are letters, digits, '.', '_' and '-', not starting with '.'",
+                );
                 continue;
             }
             let domain = match Domain::parse(&a.domain) {
                 Ok(d) if config.domains.contains_key(d.ascii()) => d,
                 Ok(d) => {
-                    problems.add(&key("domain"), format!("domain {d} is not configured under [domains]"));
+                    problems.add(
+                        &key("domain"),
+                        format!("domain {d} is not configured under [domains]"),
+                    );
                     continue;
                 }
                 Err(e) => {
@@ -111,11 +125,19 @@ impl DynamicFile {
                 if let Some(catchall) = text.strip_prefix('@') {
                     match Domain::parse(catchall) {
                         Ok(d) if config.domains.contains_key(d.ascii()) => {
-                            if let Some(other) = config.catchall.insert(d.ascii().to_string(), name.clone()) {
-                                problems.add(&akey, format!("catch-all for {d} also set for account {other}"));
+                            if let Some(other) =
+                                config.catchall.insert(d.ascii().to_string(), name.clone())
+                            {
+                                problems.add(
+                                    &akey,
+                                    format!("catch-all for {d} also set for account {other}"),
+                                );
                             }
                         }
-                        Ok(d) => problems.add(&akey, format!("domain {d} is not configured under [domains]")),
+                        Ok(d) => problems.add(
+                            &akey,
+                            format!("domain {d} is not configured under [domains]"),
+                        ),
                         Err(e) => problems.add(&akey, e.to_string()),
                     }
                     continue;
@@ -123,16 +145,29 @@ impl DynamicFile {
                 let parsed = if text.contains('@') {
                     Address::parse_simple(text)
                 } else {
-                    Localpart::new(text).map(|localpart| Address { localpart, domain: domain.clone() })
+                    Localpart::new(text).map(|localpart| Address {
+                        localpart,
+                        domain: domain.clone(),
+                    })
                 };
                 match parsed {
                     Ok(addr) if !config.domains.contains_key(addr.domain.ascii()) => {
-                        problems.add(&akey, format!("domain {} is not configured under [domains]", addr.domain));
+                        problems.add(
+                            &akey,
+                            format!("domain {} is not configured under [domains]", addr.domain),
+                        );
                     }
-                    Ok(addr) if addr.localpart.as_str().is_empty() => problems.add(&akey, "empty localpart"),
+                    Ok(addr) if addr.localpart.as_str().is_empty() => {
+                        problems.add(&akey, "empty localpart")
+                    }
                     Ok(addr) => {
-                        if let Some(other) = config.addresses.insert(addr.lookup_key(), name.clone()) {
-                            problems.add(&akey, format!("address {addr} also belongs to account {other}"));
+                        if let Some(other) =
+                            config.addresses.insert(addr.lookup_key(), name.clone())
+                        {
+                            problems.add(
+                                &akey,
+                                format!("address {addr} also belongs to account {other}"),
+                            );
                         }
                         addresses.push(addr);
                     }
@@ -141,7 +176,12 @@ impl DynamicFile {
             }
             config.accounts.insert(
                 name.clone(),
-                AccountConfig { name, domain, addresses, full_name: a.full_name },
+                AccountConfig {
+                    name,
+                    domain,
+                    addresses,
+                    full_name: a.full_name,
+                },
             );
         }
         problems.finish()?;
@@ -156,7 +196,9 @@ impl DynamicConfig {
         self.addresses
             .get(&address.lookup_key())
             .or_else(|| self.catchall.get(address.domain.ascii()))
-            .map(|account| Destination { account: account.clone() })
+            .map(|account| Destination {
+                account: account.clone(),
+            })
     }
 
     /// Whether mail for `domain` is ours.

@@ -60,11 +60,18 @@ pub(crate) struct Problems {
 
 impl Problems {
     pub(crate) fn new(file: &Path) -> Problems {
-        Problems { file: file.to_path_buf(), list: Vec::new() }
+        Problems {
+            file: file.to_path_buf(),
+            list: Vec::new(),
+        }
     }
 
     pub(crate) fn add(&mut self, key: &str, message: impl Into<String>) {
-        self.list.push(Problem { file: self.file.clone(), key: key.to_string(), message: message.into() });
+        self.list.push(Problem {
+            file: self.file.clone(),
+            key: key.to_string(),
+            message: message.into(),
+        });
     }
 
     /// A problem after which validating cannot go on.
@@ -74,23 +81,39 @@ impl Problems {
     }
 
     pub(crate) fn finish(self) -> Result<(), ConfigError> {
-        if self.list.is_empty() { Ok(()) } else { Err(ConfigError(self.list)) }
+        if self.list.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.list))
+        }
     }
 }
 
 /// Reads and deserializes one TOML file; unknown keys and wrong types are problems with their key.
 fn read_toml<T: DeserializeOwned>(file: &Path) -> Result<T, ConfigError> {
-    let single = |message: String| ConfigError(vec![Problem { file: file.to_path_buf(), key: String::new(), message }]);
+    let single = |message: String| {
+        ConfigError(vec![Problem {
+            file: file.to_path_buf(),
+            key: String::new(),
+            message,
+        }])
+    };
     if let Err(e) = std::fs::metadata(file) {
         return Err(single(format!("cannot read: {e}")));
     }
-    Figment::from(Toml::file_exact(file)).extract().map_err(|err| {
-        ConfigError(
-            err.into_iter()
-                .map(|e| Problem { file: file.to_path_buf(), key: e.path.join("."), message: e.kind.to_string() })
-                .collect(),
-        )
-    })
+    Figment::from(Toml::file_exact(file))
+        .extract()
+        .map_err(|err| {
+            ConfigError(
+                err.into_iter()
+                    .map(|e| Problem {
+                        file: file.to_path_buf(),
+                        key: e.path.join("."),
+                        message: e.kind.to_string(),
+                    })
+                    .collect(),
+            )
+        })
 }
 
 pub fn load_static(file: &Path) -> Result<StaticConfig, ConfigError> {
@@ -120,7 +143,11 @@ pub struct Config {
 
 impl Config {
     pub fn new(static_config: StaticConfig, dynamic: DynamicConfig, mode: Mode) -> Config {
-        Config { static_config, mode, dynamic: RwLock::new(Arc::new(dynamic)) }
+        Config {
+            static_config,
+            mode,
+            dynamic: RwLock::new(Arc::new(dynamic)),
+        }
     }
 
     /// The current dynamic snapshot.
@@ -153,7 +180,10 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64, u64)> {
 
 /// Watches the dynamic file and reloads it when it changes (polling its metadata every
 /// `interval`: cheap, and works on every file system and with editors that replace files).
-pub fn watch_dynamic(config: Arc<Config>, interval: Duration) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn watch_dynamic(
+    config: Arc<Config>,
+    interval: Duration,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("config-watch".into()).spawn(move || {
         let path = config.static_config.domains_file.clone();
         let mut last = file_stamp(&path);

@@ -180,16 +180,35 @@ impl StaticFile {
                 (cert, key_file)
             });
             let services = [
-                (Protocol::Smtp, l.smtp.as_ref().map(|s| (s.enabled, s.port, s.max_message_size)), 25),
-                (Protocol::Submission, l.submission.as_ref().map(|s| (s.enabled, s.port, s.max_message_size)), 587),
-                (Protocol::Imap, l.imap.as_ref().map(|s| (s.enabled, s.port, 0)), 143),
+                (
+                    Protocol::Smtp,
+                    l.smtp
+                        .as_ref()
+                        .map(|s| (s.enabled, s.port, s.max_message_size)),
+                    25,
+                ),
+                (
+                    Protocol::Submission,
+                    l.submission
+                        .as_ref()
+                        .map(|s| (s.enabled, s.port, s.max_message_size)),
+                    587,
+                ),
+                (
+                    Protocol::Imap,
+                    l.imap.as_ref().map(|s| (s.enabled, s.port, 0)),
+                    143,
+                ),
             ];
             for (protocol, service, default_port) in services {
                 let Some((true, port, max_message_size)) = service else {
                     continue;
                 };
                 if max_message_size == 0 && protocol != Protocol::Imap {
-                    problems.add(&key(&format!("{}.max_message_size", protocol.name())), "must be more than 0");
+                    problems.add(
+                        &key(&format!("{}.max_message_size", protocol.name())),
+                        "must be more than 0",
+                    );
                 }
                 for ip in &l.ips {
                     listeners.push(ListenerConfig {

@@ -14,7 +14,10 @@ pub enum Request {
     Status,
     /// Lists the configured accounts.
     Accounts,
-    SetPassword { account: String, password: String },
+    SetPassword {
+        account: String,
+        password: String,
+    },
     /// Reloads the dynamic configuration now.
     Reload,
 }
@@ -23,8 +26,12 @@ pub enum Request {
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Response {
     /// Success, with text for the user (may be empty).
-    Ok { output: String },
-    Error { message: String },
+    Ok {
+        output: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +44,10 @@ pub enum FrameError {
     Json(#[from] serde_json::Error),
 }
 
-pub async fn write_frame<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), value: &T) -> Result<(), FrameError> {
+pub async fn write_frame<T: Serialize>(
+    w: &mut (impl AsyncWrite + Unpin),
+    value: &T,
+) -> Result<(), FrameError> {
     let body = serde_json::to_vec(value)?;
     if body.len() > MAX_FRAME {
         return Err(FrameError::TooLarge(body.len()));
@@ -49,7 +59,9 @@ pub async fn write_frame<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), value:
 }
 
 /// Reads one frame; None at a clean end of the connection.
-pub async fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut (impl AsyncRead + Unpin)) -> Result<Option<T>, FrameError> {
+pub async fn read_frame<T: for<'de> Deserialize<'de>>(
+    r: &mut (impl AsyncRead + Unpin),
+) -> Result<Option<T>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -72,7 +84,10 @@ mod tests {
     #[tokio::test]
     async fn frames_round_trip_and_limits() {
         let (mut a, mut b) = tokio::io::duplex(64);
-        let req = Request::SetPassword { account: "mox".into(), password: "p w".into() };
+        let req = Request::SetPassword {
+            account: "mox".into(),
+            password: "p w".into(),
+        };
         let sent = req.clone();
         let writer = tokio::spawn(async move { write_frame(&mut a, &sent).await.unwrap() });
         assert_eq!(read_frame::<Request>(&mut b).await.unwrap(), Some(req));
@@ -81,10 +96,16 @@ mod tests {
 
         let (mut a, mut b) = tokio::io::duplex(64);
         a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-        assert!(matches!(read_frame::<Request>(&mut b).await, Err(FrameError::TooLarge(_))));
+        assert!(matches!(
+            read_frame::<Request>(&mut b).await,
+            Err(FrameError::TooLarge(_))
+        ));
         let (mut a, mut b) = tokio::io::duplex(64);
         a.write_all(&3u32.to_be_bytes()).await.unwrap();
         a.write_all(b"{x}").await.unwrap();
-        assert!(matches!(read_frame::<Request>(&mut b).await, Err(FrameError::Json(_))));
+        assert!(matches!(
+            read_frame::<Request>(&mut b).await,
+            Err(FrameError::Json(_))
+        ));
     }
 }

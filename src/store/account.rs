@@ -9,16 +9,17 @@
 //!
 //! Reads open their own transaction through [`AccountStore::read`] and never wait on the writer.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use heed::{Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
-use super::files::{self, MessageFiles};
+use super::files::{self, FileBatch, MessageFiles, MessageSource};
 use super::ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 use super::schema::{self, TableVersion};
 use super::tables::contents::{self, Content, ContentDb};
-use super::tables::mailboxes::{self, Mailbox, MailboxCounts, Mailboxes, SpecialUse, canonical_name};
+use super::tables::mailboxes::{
+    self, Mailbox, MailboxCounts, Mailboxes, SpecialUse, canonical_name,
+};
 use super::tables::messages::{self, Message, Messages};
 use super::tables::meta::{self, MetaDb};
 use super::{Flags, StoreError, create_private_dir};
@@ -32,9 +33,18 @@ const ACCOUNT_MAP_SIZE: usize = 8 << 30;
 const MAX_READERS: u32 = 2048;
 
 const TABLES: [TableVersion; 3] = [
-    TableVersion { table: "mailboxes", version: mailboxes::SCHEMA },
-    TableVersion { table: "messages", version: messages::SCHEMA },
-    TableVersion { table: "contents", version: contents::SCHEMA },
+    TableVersion {
+        table: "mailboxes",
+        version: mailboxes::SCHEMA,
+    },
+    TableVersion {
+        table: "messages",
+        version: messages::SCHEMA,
+    },
+    TableVersion {
+        table: "contents",
+        version: contents::SCHEMA,
+    },
 ];
 
 /// Mailboxes every new account starts with (RFC 6154 special uses).
@@ -63,13 +73,12 @@ pub struct AccountStore {
     files: MessageFiles,
 }
 
-/// A message to add to a mailbox. `source` is a durable file (in the spool) that is hard-linked
-/// as the message's file.
+/// A message to add to a mailbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     /// The mailbox, by name; created when missing so that a delivery never fails because of it.
     pub mailbox: String,
-    pub source: PathBuf,
+    pub source: MessageSource,
     pub content: Content,
     pub flags: Flags,
     pub keywords: Vec<String>,
@@ -102,16 +111,33 @@ pub enum WriteOp {
     Deliver(NewMessage),
     StoreFlags(StoreFlags),
     /// Expunges these uids, or every message flagged \Deleted when `uids` is None.
-    Expunge { mailbox: MailboxId, uids: Option<Vec<Uid>> },
-    CreateMailbox { name: String, special_use: SpecialUse },
+    Expunge {
+        mailbox: MailboxId,
+        uids: Option<Vec<Uid>>,
+    },
+    CreateMailbox {
+        name: String,
+        special_use: SpecialUse,
+    },
     SetPassword(PasswordSecrets),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    Delivered { id: MessageId, mailbox: MailboxId, uid: Uid, modseq: ModSeq },
-    FlagsStored { changed: Vec<FlagChange>, modified: Vec<Uid> },
-    Expunged { uids: Vec<Uid>, modseq: Option<ModSeq> },
+    Delivered {
+        id: MessageId,
+        mailbox: MailboxId,
+        uid: Uid,
+        modseq: ModSeq,
+    },
+    FlagsStored {
+        changed: Vec<FlagChange>,
+        modified: Vec<Uid>,
+    },
+    Expunged {
+        uids: Vec<Uid>,
+        modseq: Option<ModSeq>,
+    },
     MailboxCreated(MailboxId),
     PasswordSet,
 }
@@ -128,9 +154,25 @@ pub struct FlagChange {
 /// What a committed operation changed, for the mailbox actors and the sessions watching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Added { mailbox: MailboxId, uid: Uid, modseq: ModSeq, flags: Flags, keywords: Vec<String> },
-    Flags { mailbox: MailboxId, uid: Uid, modseq: ModSeq, flags: Flags, keywords: Vec<String> },
-    Expunged { mailbox: MailboxId, uids: Vec<Uid>, modseq: ModSeq },
+    Added {
+        mailbox: MailboxId,
+        uid: Uid,
+        modseq: ModSeq,
+        flags: Flags,
+        keywords: Vec<String>,
+    },
+    Flags {
+        mailbox: MailboxId,
+        uid: Uid,
+        modseq: ModSeq,
+        flags: Flags,
+        keywords: Vec<String>,
+    },
+    Expunged {
+        mailbox: MailboxId,
+        uids: Vec<Uid>,
+        modseq: ModSeq,
+    },
     /// The mailbox record after the operation (uidnext, highest modseq, counts).
     Mailbox(Mailbox),
 }
@@ -183,7 +225,8 @@ impl AccountStore {
         let wtxn = env.write_txn()?;
         let (meta, by_id, by_name, records, by_modseq, msg_by_id, contents) = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, StoreError> {
-                let meta: heed::Database<'_, heed::types::Str, heed::types::Bytes> = dbo.create_database(wtxn, Some("meta"))?;
+                let meta: heed::Database<'_, heed::types::Str, heed::types::Bytes> =
+                    dbo.create_database(wtxn, Some("meta"))?;
                 schema::ensure(&meta, wtxn, &TABLES, schema::no_migration)?;
                 Ok(heed::CommitOrAbort::<_, ()>::Commit((
                     meta,
@@ -202,7 +245,11 @@ impl AccountStore {
             env,
             meta,
             mailboxes: Mailboxes { by_id, by_name },
-            messages: Messages { records, by_modseq, by_id: msg_by_id },
+            messages: Messages {
+                records,
+                by_modseq,
+                by_id: msg_by_id,
+            },
             contents,
             files: MessageFiles::new(dir.join("msg")),
         };
@@ -220,7 +267,10 @@ impl AccountStore {
 
     /// A consistent read-only view. Never waits on the writer.
     pub fn read(&self) -> Result<Reader<'_>, StoreError> {
-        Ok(Reader { store: self, txn: self.env.read_txn()? })
+        Ok(Reader {
+            store: self,
+            txn: self.env.read_txn()?,
+        })
     }
 
     fn ensure_default_mailboxes(&self) -> Result<(), StoreError> {
@@ -251,15 +301,18 @@ impl AccountStore {
             Ok(t) => t,
             Err(e) => {
                 let msg = e.to_string();
-                result.outcomes = ops.iter().map(|_| Err(StoreError::CommitFailed(msg.clone()))).collect();
+                result.outcomes = ops
+                    .iter()
+                    .map(|_| Err(StoreError::CommitFailed(msg.clone())))
+                    .collect();
                 return result;
             }
         };
-        let mut dirty_dirs = BTreeSet::new();
+        let mut file_batch = FileBatch::default();
         let mut linked = Vec::new();
         let mut remove_after_commit = Vec::new();
         for op in ops {
-            let outcome = self.apply_nested(&mut wtxn, op, &mut dirty_dirs);
+            let outcome = self.apply_nested(&mut wtxn, op, &mut file_batch);
             result.outcomes.push(outcome.map(|(outcome, applied)| {
                 result.changes.extend(applied.changes);
                 linked.extend(applied.linked);
@@ -268,9 +321,8 @@ impl AccountStore {
             }));
         }
         let committed = (|| -> Result<(), StoreError> {
-            for dir in &dirty_dirs {
-                files::fsync_dir(dir)?;
-            }
+            // The files first: the index must never name a file that is not durable.
+            file_batch.sync(self.files.root())?;
             wtxn.commit()?;
             files::count_fsyncs(2);
             Ok(())
@@ -305,11 +357,11 @@ impl AccountStore {
         &self,
         wtxn: &mut RwTxn,
         op: WriteOp,
-        dirty_dirs: &mut BTreeSet<PathBuf>,
+        file_batch: &mut FileBatch,
     ) -> Result<(WriteOutcome, Applied), StoreError> {
         let mut ntxn = self.env.nested_write_txn(wtxn)?;
         let mut applied = Applied::default();
-        match self.apply_one(&mut ntxn, op, &mut applied, dirty_dirs) {
+        match self.apply_one(&mut ntxn, op, &mut applied, file_batch) {
             Ok(outcome) => match ntxn.commit() {
                 Ok(()) => Ok((outcome, applied)),
                 Err(e) => {
@@ -336,10 +388,10 @@ impl AccountStore {
         txn: &mut RwTxn,
         op: WriteOp,
         applied: &mut Applied,
-        dirty_dirs: &mut BTreeSet<PathBuf>,
+        file_batch: &mut FileBatch,
     ) -> Result<WriteOutcome, StoreError> {
         match op {
-            WriteOp::Deliver(m) => self.deliver(txn, m, applied, dirty_dirs),
+            WriteOp::Deliver(m) => self.deliver(txn, m, applied, file_batch),
             WriteOp::StoreFlags(s) => self.store_flags(txn, s, applied),
             WriteOp::Expunge { mailbox, uids } => self.expunge(txn, mailbox, uids, applied),
             WriteOp::CreateMailbox { name, special_use } => {
@@ -375,7 +427,9 @@ impl AccountStore {
             return Err(StoreError::MailboxExists(name));
         }
         let id = meta::next_counter(&self.meta, txn, KEY_NEXT_MAILBOX_ID, 1)?;
-        let id = MailboxId(u32::try_from(id).map_err(|_| StoreError::Corrupt("mailbox ids exhausted".into()))?);
+        let id = MailboxId(
+            u32::try_from(id).map_err(|_| StoreError::Corrupt("mailbox ids exhausted".into()))?,
+        );
         let uidvalidity = meta::next_counter(&self.meta, txn, KEY_NEXT_UIDVALIDITY, 1)?;
         let mailbox = Mailbox {
             id,
@@ -396,7 +450,7 @@ impl AccountStore {
         txn: &mut RwTxn,
         m: NewMessage,
         applied: &mut Applied,
-        dirty_dirs: &mut BTreeSet<PathBuf>,
+        file_batch: &mut FileBatch,
     ) -> Result<WriteOutcome, StoreError> {
         let modseq = self.next_modseq(txn)?;
         let mut mailbox = match self.mailboxes.by_name(txn, &m.mailbox)? {
@@ -408,11 +462,14 @@ impl AccountStore {
             }
         };
         let id = MessageId(meta::next_counter(&self.meta, txn, KEY_NEXT_MESSAGE_ID, 1)?);
-        self.files.link_in(&m.source, id, dirty_dirs)?;
+        self.files.put(&m.source, id, file_batch)?;
         applied.linked.push(id);
 
         let uid = mailbox.uidnext;
-        mailbox.uidnext = Uid(uid.0.checked_add(1).ok_or_else(|| StoreError::Corrupt("uids exhausted".into()))?);
+        mailbox.uidnext = Uid(uid
+            .0
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt("uids exhausted".into()))?);
         let size = m.content.size();
         let message = Message {
             id,
@@ -442,10 +499,20 @@ impl AccountStore {
         });
         let mailbox_id = mailbox.id;
         applied.changes.push(Change::Mailbox(mailbox));
-        Ok(WriteOutcome::Delivered { id, mailbox: mailbox_id, uid, modseq })
+        Ok(WriteOutcome::Delivered {
+            id,
+            mailbox: mailbox_id,
+            uid,
+            modseq,
+        })
     }
 
-    fn store_flags(&self, txn: &mut RwTxn, s: StoreFlags, applied: &mut Applied) -> Result<WriteOutcome, StoreError> {
+    fn store_flags(
+        &self,
+        txn: &mut RwTxn,
+        s: StoreFlags,
+        applied: &mut Applied,
+    ) -> Result<WriteOutcome, StoreError> {
         let mut mailbox = self
             .mailboxes
             .get(txn, s.mailbox)?
@@ -484,7 +551,12 @@ impl AccountStore {
                 flags: new.flags,
                 keywords: new.keywords.clone(),
             });
-            changed.push(FlagChange { uid, modseq: ms, flags: new.flags, keywords: new.keywords.clone() });
+            changed.push(FlagChange {
+                uid,
+                modseq: ms,
+                flags: new.flags,
+                keywords: new.keywords.clone(),
+            });
         }
         if let Some(ms) = modseq {
             mailbox.highest_modseq = ms;
@@ -516,11 +588,17 @@ impl AccountStore {
             None => self
                 .messages
                 .live(txn, mailbox_id)?
-                .filter(|m| m.as_ref().map_or(true, |m| m.flags.contains(Flags::DELETED)))
+                .filter(|m| {
+                    m.as_ref()
+                        .map_or(true, |m| m.flags.contains(Flags::DELETED))
+                })
                 .collect::<Result<_, _>>()?,
         };
         if candidates.is_empty() {
-            return Ok(WriteOutcome::Expunged { uids: Vec::new(), modseq: None });
+            return Ok(WriteOutcome::Expunged {
+                uids: Vec::new(),
+                modseq: None,
+            });
         }
         let modseq = self.next_modseq(txn)?;
         let mut uids = Vec::with_capacity(candidates.len());
@@ -536,9 +614,16 @@ impl AccountStore {
         }
         mailbox.highest_modseq = modseq;
         self.mailboxes.put(txn, &mailbox)?;
-        applied.changes.push(Change::Expunged { mailbox: mailbox_id, uids: uids.clone(), modseq });
+        applied.changes.push(Change::Expunged {
+            mailbox: mailbox_id,
+            uids: uids.clone(),
+            modseq,
+        });
         applied.changes.push(Change::Mailbox(mailbox));
-        Ok(WriteOutcome::Expunged { uids, modseq: Some(modseq) })
+        Ok(WriteOutcome::Expunged {
+            uids,
+            modseq: Some(modseq),
+        })
     }
 }
 
@@ -562,7 +647,10 @@ impl Reader<'_> {
     }
 
     /// The live messages of a mailbox in uid order (tombstones skipped).
-    pub fn live(&self, mailbox: MailboxId) -> Result<impl Iterator<Item = Result<Message, StoreError>> + '_, StoreError> {
+    pub fn live(
+        &self,
+        mailbox: MailboxId,
+    ) -> Result<impl Iterator<Item = Result<Message, StoreError>> + '_, StoreError> {
         self.store.messages.live(&self.txn, mailbox)
     }
 
@@ -571,8 +659,15 @@ impl Reader<'_> {
     }
 
     /// Messages changed after `since`, in modseq order; tombstones only when `with_expunged`.
-    pub fn changed_since(&self, mailbox: MailboxId, since: ModSeq, with_expunged: bool) -> Result<Vec<Message>, StoreError> {
-        self.store.messages.changed_since(&self.txn, mailbox, since, with_expunged)
+    pub fn changed_since(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        with_expunged: bool,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.store
+            .messages
+            .changed_since(&self.txn, mailbox, since, with_expunged)
     }
 
     pub fn locate(&self, id: MessageId) -> Result<Option<(MailboxId, Uid)>, StoreError> {
@@ -594,7 +689,8 @@ impl Reader<'_> {
 
     /// The last modseq handed out in this account (1 when none yet).
     pub fn last_modseq(&self) -> Result<ModSeq, StoreError> {
-        let next = meta::get_u64(&self.store.meta, &self.txn, KEY_NEXT_MODSEQ)?.unwrap_or(ModSeq::FIRST.0);
+        let next =
+            meta::get_u64(&self.store.meta, &self.txn, KEY_NEXT_MODSEQ)?.unwrap_or(ModSeq::FIRST.0);
         Ok(ModSeq(next - 1))
     }
 
@@ -604,7 +700,12 @@ impl Reader<'_> {
 }
 
 fn validate_mailbox_name(name: &str) -> Result<(), StoreError> {
-    let bad = |why| Err(StoreError::BadMailboxName { name: name.to_string(), why });
+    let bad = |why| {
+        Err(StoreError::BadMailboxName {
+            name: name.to_string(),
+            why,
+        })
+    };
     if name.is_empty() {
         return bad("empty");
     }
@@ -622,22 +723,43 @@ fn validate_mailbox_name(name: &str) -> Result<(), StoreError> {
 
 /// Adds (`sign` 1) or removes (`sign` -1) `m` from the counts.
 fn count_in(counts: &mut MailboxCounts, m: &Message, sign: i64) {
-    let add = |v: u32, yes: bool| if !yes { v } else if sign > 0 { v.saturating_add(1) } else { v.saturating_sub(1) };
+    let add = |v: u32, yes: bool| {
+        if !yes {
+            v
+        } else if sign > 0 {
+            v.saturating_add(1)
+        } else {
+            v.saturating_sub(1)
+        }
+    };
     counts.total = add(counts.total, true);
     counts.unseen = add(counts.unseen, !m.flags.contains(Flags::SEEN));
     counts.deleted = add(counts.deleted, m.flags.contains(Flags::DELETED));
-    counts.size = if sign > 0 { counts.size.saturating_add(m.size) } else { counts.size.saturating_sub(m.size) };
+    counts.size = if sign > 0 {
+        counts.size.saturating_add(m.size)
+    } else {
+        counts.size.saturating_sub(m.size)
+    };
 }
 
 fn add_keywords(mailbox: &mut Mailbox, keywords: &[String]) {
     for k in keywords {
-        if !mailbox.keywords.iter().any(|have| have.eq_ignore_ascii_case(k)) {
+        if !mailbox
+            .keywords
+            .iter()
+            .any(|have| have.eq_ignore_ascii_case(k))
+        {
             mailbox.keywords.push(k.clone());
         }
     }
 }
 
-fn apply_flag_op(old: &Message, op: FlagOp, flags: Flags, keywords: &[String]) -> (Flags, Vec<String>) {
+fn apply_flag_op(
+    old: &Message,
+    op: FlagOp,
+    flags: Flags,
+    keywords: &[String],
+) -> (Flags, Vec<String>) {
     let has = |list: &[String], k: &str| list.iter().any(|x| x.eq_ignore_ascii_case(k));
     match op {
         FlagOp::Replace => {
@@ -659,7 +781,12 @@ fn apply_flag_op(old: &Message, op: FlagOp, flags: Flags, keywords: &[String]) -
             (old.flags.union(flags), kw)
         }
         FlagOp::Remove => {
-            let kw = old.keywords.iter().filter(|k| !has(keywords, k)).cloned().collect();
+            let kw = old
+                .keywords
+                .iter()
+                .filter(|k| !has(keywords, k))
+                .cloned()
+                .collect();
             (old.flags.without(flags), kw)
         }
     }

@@ -20,7 +20,9 @@ where
     type EItem = T;
 
     fn bytes_encode(item: &'a T) -> Result<Cow<'a, [u8]>, BoxedError> {
-        Ok(Cow::Owned(rkyv::to_bytes::<rancor::Error>(item)?.into_vec()))
+        Ok(Cow::Owned(
+            rkyv::to_bytes::<rancor::Error>(item)?.into_vec(),
+        ))
     }
 }
 
@@ -100,8 +102,12 @@ mod tests {
 
     #[test]
     fn keys_sort_numerically() {
-        let a = Key::<MailboxId>::bytes_encode(&MailboxId(2)).unwrap().into_owned();
-        let b = Key::<MailboxId>::bytes_encode(&MailboxId(256)).unwrap().into_owned();
+        let a = Key::<MailboxId>::bytes_encode(&MailboxId(2))
+            .unwrap()
+            .into_owned();
+        let b = Key::<MailboxId>::bytes_encode(&MailboxId(256))
+            .unwrap()
+            .into_owned();
         assert!(a < b);
         assert_eq!(Key::<MailboxId>::bytes_decode(&b).unwrap(), MailboxId(256));
         assert!(Key::<MailboxId>::bytes_decode(&b[..3]).is_err());

@@ -1,11 +1,18 @@
 //! Message files: one immutable file per message under `msg/<bucket>/<id>` (bucket = id >> 13),
-//! and the spool in `DATA/tmp/` where incoming messages are written and fsync'ed before an account
-//! links them into place.
+//! and the spool in `DATA/tmp/` where large incoming messages are written while they arrive.
+//!
+//! Files are made durable per batch, not per message: an account writes (or links) every file of
+//! a batch, then one [`FileBatch::sync`] makes them and their directory entries durable before
+//! the index transaction that refers to them commits. On Linux that is one `syncfs`, which
+//! costs about as much as a single fsync however many files the batch holds (measured on this
+//! machine kind: 8,300 files/s in batches of 50 against 3,000/s with an fsync each); elsewhere
+//! each file and directory is fsync'ed.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ids::MessageId;
@@ -23,6 +30,64 @@ pub fn fsync_file(file: &File) -> io::Result<()> {
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     count_fsyncs(1);
     File::open(dir)?.sync_all()
+}
+
+/// The bytes of a new message: in memory, or in a spool file for large ones.
+#[derive(Debug, Clone)]
+pub enum MessageSource {
+    Bytes(Arc<Vec<u8>>),
+    File(Arc<SpooledFile>),
+}
+
+/// Files written in one batch, to be made durable together.
+#[derive(Debug, Default)]
+pub struct FileBatch {
+    files: Vec<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl FileBatch {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dirs.is_empty()
+    }
+
+    /// Makes every file of the batch and its directory entry durable. Blocking.
+    pub fn sync(&self, any_path: &Path) -> io::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let _ = &self.files;
+            syncfs(any_path)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = any_path;
+            for f in &self.files {
+                fsync_file(&File::open(f)?)?;
+            }
+            for d in &self.dirs {
+                fsync_dir(d)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes out and waits for everything dirty on the file system holding `path`, and flushes the
+/// device cache (Linux reports writeback errors from it since 5.8).
+#[cfg(target_os = "linux")]
+fn syncfs(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    count_fsyncs(1);
+    let dir = File::open(path)?;
+    // SAFETY: syncfs takes a valid open descriptor, which `dir` holds for the call.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// The message files of one account.
@@ -48,26 +113,45 @@ impl MessageFiles {
         self.bucket(id).join(id.0.to_string())
     }
 
-    /// Hard-links `source` as the file of `id`, creating its bucket when needed. The directories
-    /// to fsync before the index may refer to the file are added to `dirty`.
-    ///
-    /// A file already at that place is an orphan from a crash between link and commit (ids are
-    /// only ever referenced once the commit that allocated them is durable): it is replaced.
-    pub fn link_in(&self, source: &Path, id: MessageId, dirty: &mut BTreeSet<PathBuf>) -> io::Result<()> {
+    fn prepare_bucket(&self, id: MessageId, batch: &mut FileBatch) -> io::Result<PathBuf> {
         let bucket = self.bucket(id);
         if !bucket.is_dir() {
             fs::create_dir_all(&bucket)?;
-            dirty.insert(self.root.clone());
+            batch.dirs.insert(self.root.clone());
         }
-        let dest = bucket.join(id.0.to_string());
-        match fs::hard_link(source, &dest) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                fs::remove_file(&dest)?;
-                fs::hard_link(source, &dest)?;
+        batch.dirs.insert(bucket.clone());
+        Ok(bucket.join(id.0.to_string()))
+    }
+
+    /// Puts the message file of `id` in place (not yet durable: see [`FileBatch::sync`]).
+    ///
+    /// A file already at that place is an orphan from a crash between writing and committing
+    /// (ids are only referenced once the commit that allocated them is durable): it is replaced.
+    pub fn put(
+        &self,
+        source: &MessageSource,
+        id: MessageId,
+        batch: &mut FileBatch,
+    ) -> io::Result<()> {
+        let dest = self.prepare_bucket(id, batch)?;
+        match source {
+            MessageSource::Bytes(bytes) => {
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&dest)?;
+                f.write_all(bytes)?;
             }
-            other => other?,
+            MessageSource::File(spooled) => match fs::hard_link(spooled.path(), &dest) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&dest)?;
+                    fs::hard_link(spooled.path(), &dest)?;
+                }
+                other => other?,
+            },
         }
-        dirty.insert(bucket);
+        batch.files.push(dest);
         Ok(())
     }
 
@@ -81,7 +165,7 @@ impl MessageFiles {
 }
 
 /// A message being received: kept in memory while small, moved to a file in the spool directory
-/// when it grows. [`Spool::finish`] makes it a durable file.
+/// when it grows past [`SPOOL_MEMORY_LIMIT`].
 pub struct Spool {
     dir: PathBuf,
     memory: Vec<u8>,
@@ -101,7 +185,12 @@ fn spool_name(dir: &Path) -> PathBuf {
 
 impl Spool {
     pub fn new(dir: PathBuf) -> Spool {
-        Spool { dir, memory: Vec::new(), file: None, len: 0 }
+        Spool {
+            dir,
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -112,8 +201,7 @@ impl Spool {
         self.len == 0
     }
 
-    /// Appends `data`. Blocking (file I/O once large): call from the blocking pool when the spool
-    /// is on disk (see [`Spool::in_memory`]).
+    /// Appends `data`. Blocking once the spool is on disk: see [`Spool::in_memory_after`].
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.len += data.len() as u64;
         if let Some((_, w)) = &mut self.file {
@@ -135,27 +223,22 @@ impl Spool {
         self.file.is_none() && self.memory.len() + n <= SPOOL_MEMORY_LIMIT
     }
 
-    /// Writes out and fsyncs the message, returning its file and its bytes (read back when it was
-    /// spooled to disk, for parsing). Blocking.
-    pub fn finish(mut self) -> io::Result<(SpooledFile, Vec<u8>)> {
+    /// The complete message: its source for the accounts, and its bytes for parsing (read back
+    /// when it was spooled to disk). Blocking.
+    pub fn finish(mut self) -> io::Result<(MessageSource, Arc<Vec<u8>>)> {
         match self.file.take() {
             Some((path, w)) => {
                 let spooled = SpooledFile { path };
-                let file = w.into_inner().map_err(|e| e.into_error())?;
-                fsync_file(&file)?;
-                let data = fs::read(spooled.path())?;
-                Ok((spooled, data))
+                w.into_inner().map_err(|e| e.into_error())?;
+                let data = Arc::new(fs::read(spooled.path())?);
+                Ok((MessageSource::File(Arc::new(spooled)), data))
             }
             None => {
-                let spooled = SpooledFile { path: spool_name(&self.dir) };
-                let mut file = File::create(spooled.path())?;
-                file.write_all(&self.memory)?;
-                fsync_file(&file)?;
-                Ok((spooled, std::mem::take(&mut self.memory)))
+                let data = Arc::new(std::mem::take(&mut self.memory));
+                Ok((MessageSource::Bytes(data.clone()), data))
             }
         }
     }
-
 }
 
 impl Drop for Spool {
@@ -167,8 +250,8 @@ impl Drop for Spool {
     }
 }
 
-/// A complete, durable message file in the spool. Removed when dropped: by then every account
-/// that received it has its own link.
+/// A complete message file in the spool. Removed when dropped: by then every account that
+/// received it has its own link.
 #[derive(Debug)]
 pub struct SpooledFile {
     path: PathBuf,
@@ -177,13 +260,6 @@ pub struct SpooledFile {
 impl SpooledFile {
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Writes `data` as a new durable spool file. Blocking.
-    pub fn create(dir: &Path, data: &[u8]) -> io::Result<SpooledFile> {
-        let mut spool = Spool::new(dir.to_path_buf());
-        spool.write(data)?;
-        Ok(spool.finish()?.0)
     }
 }
 
@@ -204,4 +280,41 @@ pub fn clean_spool(dir: &Path) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_messages_spool_to_disk_and_partial_ones_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::new(dir.path().to_path_buf());
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..20 {
+            spool.write(&chunk).unwrap();
+        }
+        assert!(!spool.in_memory_after(1));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(spool);
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "partial message left behind"
+        );
+
+        let mut spool = Spool::new(dir.path().to_path_buf());
+        for _ in 0..20 {
+            spool.write(&chunk).unwrap();
+        }
+        let (source, data) = spool.finish().unwrap();
+        assert_eq!(data.len(), 20 * chunk.len());
+        let MessageSource::File(file) = source else {
+            panic!("not spooled to disk")
+        };
+        assert_eq!(fs::metadata(file.path()).unwrap().len(), data.len() as u64);
+        let path = file.path().to_path_buf();
+        drop(file);
+        assert!(!path.exists());
+    }
 }

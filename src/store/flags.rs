@@ -3,7 +3,16 @@
 
 /// A set of the flags moxide knows, as bits.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 pub struct Flags(pub u16);
 

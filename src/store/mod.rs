@@ -13,7 +13,10 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
-pub use account::{AccountStore, BatchResult, Change, FlagChange, FlagOp, NewMessage, Reader, StoreFlags, WriteOp, WriteOutcome};
+pub use account::{
+    AccountStore, BatchResult, Change, FlagChange, FlagOp, NewMessage, Reader, StoreFlags, WriteOp,
+    WriteOutcome,
+};
 pub use flags::Flags;
 pub use ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 pub use tables::contents::Content;
@@ -28,8 +31,14 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("damaged data: {0}")]
     Corrupt(String),
-    #[error("table {table} has schema version {stored}, newer than the {known} this moxide knows: run a newer moxide")]
-    NewerSchema { table: &'static str, stored: u64, known: u64 },
+    #[error(
+        "table {table} has schema version {stored}, newer than the {known} this moxide knows: run a newer moxide"
+    )]
+    NewerSchema {
+        table: &'static str,
+        stored: u64,
+        known: u64,
+    },
     #[error("no mailbox {0:?}")]
     NoMailbox(String),
     #[error("mailbox {0:?} already exists")]
@@ -78,7 +87,10 @@ impl DataDir {
         }
         let removed = files::clean_spool(&self.tmp())?;
         if removed > 0 {
-            tracing::info!(files = removed, "removed partial messages left in the spool");
+            tracing::info!(
+                files = removed,
+                "removed partial messages left in the spool"
+            );
         }
         Ok(())
     }
@@ -87,7 +99,10 @@ impl DataDir {
 /// Creates `dir` and its parents; a directory created here gets mode 0700.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
 /// The stored structure of one message: its parts in a flat list, the root first.
 /// Offsets are into the message file; the header prefix added at receipt (Received, ...) is kept
 /// in [`crate::store::Content`] and comes before them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Part {
     pub header_start: u32,
     pub body_start: u32,
@@ -32,7 +34,9 @@ pub struct Part {
 }
 
 /// The ENVELOPE fields of a message (RFC 9051 §7.5.2), as found in its header.
-#[derive(Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Envelope {
     pub date: Option<String>,
     pub subject: Option<String>,
@@ -48,7 +52,9 @@ pub struct Envelope {
 
 /// One address of an envelope. A group start has `name` set and no mailbox/host; a group end has
 /// nothing set (RFC 9051 §7.5.2, "group syntax").
-#[derive(Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct EnvelopeAddress {
     pub name: Option<String>,
     pub mailbox: Option<String>,
@@ -126,7 +132,11 @@ fn add_part(message: &mail_parser::Message<'_>, id: u32, raw: &[u8], out: &mut V
             ct.subtype().unwrap_or("plain").to_ascii_lowercase(),
             attributes(ct),
         ),
-        None => ("text".into(), "plain".into(), vec![("charset".into(), "us-ascii".into())]),
+        None => (
+            "text".into(),
+            "plain".into(),
+            vec![("charset".into(), "us-ascii".into())],
+        ),
     };
     let (disposition, disposition_params) = match mp.content_disposition() {
         Some(cd) => (Some(cd.ctype().to_ascii_lowercase()), attributes(cd)),
@@ -253,8 +263,14 @@ mod tests {
         let parts = parse(raw);
         assert_eq!(parts.len(), 1);
         let root = &parts[0];
-        assert_eq!((root.media_type.as_str(), root.media_subtype.as_str()), ("text", "plain"));
-        assert_eq!(&raw[root.body_start as usize..root.end as usize], b"line1\r\nline2\r\n");
+        assert_eq!(
+            (root.media_type.as_str(), root.media_subtype.as_str()),
+            ("text", "plain")
+        );
+        assert_eq!(
+            &raw[root.body_start as usize..root.end as usize],
+            b"line1\r\nline2\r\n"
+        );
         assert_eq!(root.body_lines, 2);
         let env = root.envelope.as_ref().unwrap();
         assert_eq!(env.subject.as_deref(), Some("hi there"));
@@ -276,16 +292,31 @@ mod tests {
         assert_eq!(root.media_subtype, "mixed");
         assert_eq!(root.children.len(), 2);
         let msg = &parts[root.children[1] as usize];
-        assert_eq!((msg.media_type.as_str(), msg.media_subtype.as_str()), ("message", "rfc822"));
+        assert_eq!(
+            (msg.media_type.as_str(), msg.media_subtype.as_str()),
+            ("message", "rfc822")
+        );
         assert_eq!(msg.children.len(), 1);
         let inner = &parts[msg.children[0] as usize];
-        assert_eq!(inner.envelope.as_ref().unwrap().subject.as_deref(), Some("inner"));
-        assert_eq!(&raw.as_bytes()[inner.body_start as usize..inner.end as usize], b"inner body"); // RFC 2046 §5.1.1: the CRLF before a boundary belongs to it
+        assert_eq!(
+            inner.envelope.as_ref().unwrap().subject.as_deref(),
+            Some("inner")
+        );
+        assert_eq!(
+            &raw.as_bytes()[inner.body_start as usize..inner.end as usize],
+            b"inner body"
+        ); // RFC 2046 §5.1.1: the CRLF before a boundary belongs to it
     }
 
     #[test]
     fn garbage_never_panics() {
-        for raw in [&b""[..], b"\r\n", b"no header at all", b"\xff\xfe\x00", b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n"] {
+        for raw in [
+            &b""[..],
+            b"\r\n",
+            b"no header at all",
+            b"\xff\xfe\x00",
+            b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n",
+        ] {
             let parts = parse(raw);
             assert!(!parts.is_empty());
         }

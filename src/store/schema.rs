@@ -39,7 +39,12 @@ pub fn ensure(
             }
             Some(mut stored) => {
                 while stored < t.version {
-                    tracing::info!(table = t.table, from = stored, to = stored + 1, "migrating table");
+                    tracing::info!(
+                        table = t.table,
+                        from = stored,
+                        to = stored + 1,
+                        "migrating table"
+                    );
                     migrate(txn, t.table, stored)?;
                     stored += 1;
                     meta::put_u64(meta_db, txn, &key, stored)?;

@@ -41,8 +41,12 @@ impl ServerStore {
         let wtxn = env.write_txn()?;
         let accounts = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, StoreError> {
-                let meta: Database<'_, heed::types::Str, heed::types::Bytes> = dbo.create_database(wtxn, Some("meta"))?;
-                let tables = [TableVersion { table: "accounts", version: ACCOUNTS_SCHEMA }];
+                let meta: Database<'_, heed::types::Str, heed::types::Bytes> =
+                    dbo.create_database(wtxn, Some("meta"))?;
+                let tables = [TableVersion {
+                    table: "accounts",
+                    version: ACCOUNTS_SCHEMA,
+                }];
                 schema::ensure(&meta, wtxn, &tables, schema::no_migration)?;
                 let accounts: Database<'_, Str, Rkyv<AccountRecord>> =
                     dbo.create_database(wtxn, Some("accounts"))?;
@@ -62,7 +66,10 @@ impl ServerStore {
             }
         }
         let mut wtxn = self.env.write_txn()?;
-        let record = AccountRecord { name: name.to_string(), created: super::account::now() };
+        let record = AccountRecord {
+            name: name.to_string(),
+            created: super::account::now(),
+        };
         self.accounts.put(&mut wtxn, name, &record)?;
         wtxn.commit()?;
         files::count_fsyncs(2);

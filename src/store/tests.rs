@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::auth::PasswordSecrets;
-use crate::store::files::SpooledFile;
+use crate::store::files::MessageSource;
+use std::sync::Arc;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -21,9 +22,8 @@ impl Fixture {
         AccountStore::open(&self.data.account("mox"), "mox").unwrap()
     }
 
-    fn spool(&self, body: &str) -> (SpooledFile, NewMessage) {
+    fn spool(&self, body: &str) -> ((), NewMessage) {
         let raw = format!("Subject: {body}\r\n\r\n{body}\r\n");
-        let file = SpooledFile::create(&self.data.tmp(), raw.as_bytes()).unwrap();
         let content = Content {
             prefix: b"Received: test\r\n".to_vec(),
             file_size: raw.len() as u64,
@@ -31,19 +31,24 @@ impl Fixture {
         };
         let m = NewMessage {
             mailbox: "INBOX".into(),
-            source: file.path().to_path_buf(),
+            source: MessageSource::Bytes(Arc::new(raw.clone().into_bytes())),
             content,
             flags: Flags::empty(),
             keywords: vec![],
             received: 1_700_000_000,
         };
-        (file, m)
+        ((), m)
     }
 }
 
 fn delivered(outcome: &Result<WriteOutcome, StoreError>) -> (MailboxId, Uid, ModSeq) {
     match outcome {
-        Ok(WriteOutcome::Delivered { mailbox, uid, modseq, .. }) => (*mailbox, *uid, *modseq),
+        Ok(WriteOutcome::Delivered {
+            mailbox,
+            uid,
+            modseq,
+            ..
+        }) => (*mailbox, *uid, *modseq),
         other => panic!("not delivered: {other:?}"),
     }
 }
@@ -54,10 +59,16 @@ fn new_account_has_default_mailboxes_and_first_modseq() {
     let store = f.open();
     let r = store.read().unwrap();
     let names: Vec<_> = r.mailboxes().unwrap().into_iter().map(|m| m.name).collect();
-    assert_eq!(names, ["INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"]);
+    assert_eq!(
+        names,
+        ["INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"]
+    );
     let inbox = r.mailbox("inbox").unwrap().unwrap();
     assert_eq!(inbox.highest_modseq, ModSeq::FIRST);
-    assert_eq!(r.mailbox("Junk").unwrap().unwrap().special_use, SpecialUse::JUNK);
+    assert_eq!(
+        r.mailbox("Junk").unwrap().unwrap().special_use,
+        SpecialUse::JUNK
+    );
     // Every default mailbox was created in one operation: one modseq.
     assert_eq!(r.last_modseq().unwrap(), ModSeq(7));
 }
@@ -95,7 +106,10 @@ fn modseq_strictly_increases_within_and_across_batches() {
     let first = r.message(inbox.id, Uid(1)).unwrap().unwrap();
     let bytes = std::fs::read(r.message_path(first.id)).unwrap();
     assert_eq!(bytes, b"Subject: b0 m0\r\n\r\nb0 m0\r\n");
-    assert_eq!(first.size, bytes.len() as u64 + b"Received: test\r\n".len() as u64);
+    assert_eq!(
+        first.size,
+        bytes.len() as u64 + b"Received: test\r\n".len() as u64
+    );
 }
 
 #[test]
@@ -106,13 +120,25 @@ fn failing_operation_does_not_take_the_batch_down() {
     let (_f2, m2) = f.spool("two");
     let result = store.apply(vec![
         WriteOp::Deliver(m1),
-        WriteOp::CreateMailbox { name: "INBOX".into(), special_use: SpecialUse::NONE },
-        WriteOp::CreateMailbox { name: "bad//name".into(), special_use: SpecialUse::NONE },
+        WriteOp::CreateMailbox {
+            name: "INBOX".into(),
+            special_use: SpecialUse::NONE,
+        },
+        WriteOp::CreateMailbox {
+            name: "bad//name".into(),
+            special_use: SpecialUse::NONE,
+        },
         WriteOp::Deliver(m2),
     ]);
     let (_, uid1, ms1) = delivered(&result.outcomes[0]);
-    assert!(matches!(result.outcomes[1], Err(StoreError::MailboxExists(_))));
-    assert!(matches!(result.outcomes[2], Err(StoreError::BadMailboxName { .. })));
+    assert!(matches!(
+        result.outcomes[1],
+        Err(StoreError::MailboxExists(_))
+    ));
+    assert!(matches!(
+        result.outcomes[2],
+        Err(StoreError::BadMailboxName { .. })
+    ));
     let (_, uid2, ms2) = delivered(&result.outcomes[3]);
     assert_eq!((uid1, uid2), (Uid(1), Uid(2)));
     // The failed operations took no modseq.
@@ -139,8 +165,15 @@ fn tombstones_are_invisible_to_live_queries() {
     drop(r);
     assert!(victim_path.exists());
 
-    let result = store.apply(vec![WriteOp::Expunge { mailbox: inbox, uids: Some(vec![Uid(2), Uid(99)]) }]);
-    let Ok(WriteOutcome::Expunged { uids, modseq: Some(expunge_modseq) }) = &result.outcomes[0] else {
+    let result = store.apply(vec![WriteOp::Expunge {
+        mailbox: inbox,
+        uids: Some(vec![Uid(2), Uid(99)]),
+    }]);
+    let Ok(WriteOutcome::Expunged {
+        uids,
+        modseq: Some(expunge_modseq),
+    }) = &result.outcomes[0]
+    else {
         panic!("{:?}", result.outcomes);
     };
     assert_eq!(uids, &[Uid(2)]);
@@ -154,10 +187,17 @@ fn tombstones_are_invisible_to_live_queries() {
     assert!(r.locate(victim.id).unwrap().is_none());
     assert_eq!(r.mailbox_by_id(inbox).unwrap().unwrap().counts.total, 3);
     // CHANGEDSINCE without tombstones does not see it; QRESYNC asking for them does.
-    assert!(r.changed_since(inbox, last_delivery, false).unwrap().is_empty());
+    assert!(
+        r.changed_since(inbox, last_delivery, false)
+            .unwrap()
+            .is_empty()
+    );
     let vanished = r.changed_since(inbox, last_delivery, true).unwrap();
     assert_eq!(vanished.len(), 1);
-    assert_eq!((vanished[0].uid, vanished[0].modseq, vanished[0].expunged), (Uid(2), *expunge_modseq, true));
+    assert_eq!(
+        (vanished[0].uid, vanished[0].modseq, vanished[0].expunged),
+        (Uid(2), *expunge_modseq, true)
+    );
 }
 
 #[test]
@@ -179,15 +219,22 @@ fn flag_changes_take_one_modseq_and_report_modified() {
         })
     };
     let result = store.apply(vec![store_flags(vec![Uid(1), Uid(2)], None)]);
-    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else { panic!() };
+    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else {
+        panic!()
+    };
     assert_eq!(changed.len(), 2);
     assert!(modified.is_empty());
-    assert_eq!(changed[0].modseq, changed[1].modseq, "one operation, one modseq");
+    assert_eq!(
+        changed[0].modseq, changed[1].modseq,
+        "one operation, one modseq"
+    );
     assert_eq!(changed[0].modseq.0, ms.0 + 1);
     assert_eq!(changed[0].keywords, ["$label1"]);
     // Storing the same again changes nothing and takes no modseq.
     let result = store.apply(vec![store_flags(vec![Uid(1)], None)]);
-    let Ok(WriteOutcome::FlagsStored { changed, .. }) = &result.outcomes[0] else { panic!() };
+    let Ok(WriteOutcome::FlagsStored { changed, .. }) = &result.outcomes[0] else {
+        panic!()
+    };
     assert!(changed.is_empty());
     let r = store.read().unwrap();
     assert_eq!(r.last_modseq().unwrap().0, ms.0 + 1);
@@ -203,7 +250,9 @@ fn flag_changes_take_one_modseq_and_report_modified() {
         unchanged_since: Some(ms),
     });
     let result = store.apply(vec![op]);
-    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else { panic!() };
+    let Ok(WriteOutcome::FlagsStored { changed, modified }) = &result.outcomes[0] else {
+        panic!()
+    };
     assert!(changed.is_empty());
     assert_eq!(modified, &[Uid(1)]);
 }
@@ -223,7 +272,9 @@ fn reopened_environment_shows_exactly_what_was_committed() {
             })
             .collect();
         store.apply(ops);
-        store.apply(vec![WriteOp::SetPassword(PasswordSecrets::derive("secret").unwrap())]);
+        store.apply(vec![WriteOp::SetPassword(
+            PasswordSecrets::derive("secret").unwrap(),
+        )]);
         let r = store.read().unwrap();
         let inbox = r.mailbox("INBOX").unwrap().unwrap();
         let messages: Vec<Message> = r.live(inbox.id).unwrap().map(Result::unwrap).collect();
@@ -234,7 +285,10 @@ fn reopened_environment_shows_exactly_what_was_committed() {
     let r = store.read().unwrap();
     let inbox = r.mailbox("INBOX").unwrap().unwrap();
     let messages: Vec<Message> = r.live(inbox.id).unwrap().map(Result::unwrap).collect();
-    assert_eq!((inbox, messages.clone(), r.last_modseq().unwrap()), expected);
+    assert_eq!(
+        (inbox, messages.clone(), r.last_modseq().unwrap()),
+        expected
+    );
     assert!(r.password().unwrap().unwrap().verify("secret"));
     for m in &messages {
         let content = r.content(m.id).unwrap().unwrap();
@@ -255,7 +309,8 @@ fn newer_schema_is_refused() {
         let env = unsafe { heed::EnvOpenOptions::new().max_dbs(16).open(&path).unwrap() };
         let wtxn = env.write_txn().unwrap();
         env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, heed::Error> {
-            let meta = dbo.create_database::<heed::types::Str, heed::types::Bytes>(wtxn, Some("meta"))?;
+            let meta =
+                dbo.create_database::<heed::types::Str, heed::types::Bytes>(wtxn, Some("meta"))?;
             meta.put(wtxn, "schema.messages", &99u64.to_be_bytes())?;
             Ok(heed::CommitOrAbort::<(), ()>::Commit(()))
         })
@@ -263,7 +318,11 @@ fn newer_schema_is_refused() {
         env.prepare_for_closing().wait();
     }
     match AccountStore::open(&f.data.account("mox"), "mox") {
-        Err(StoreError::NewerSchema { table: "messages", stored: 99, .. }) => {}
+        Err(StoreError::NewerSchema {
+            table: "messages",
+            stored: 99,
+            ..
+        }) => {}
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("opened data of a newer schema"),
     }

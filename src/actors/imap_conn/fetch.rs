@@ -23,7 +23,14 @@ struct Request {
 }
 
 impl ImapConn {
-    pub(super) fn fetch(&mut self, tag: String, uid: bool, set: SeqSet, items: Vec<FetchItem>, changed_since: Option<u64>) -> Reply {
+    pub(super) fn fetch(
+        &mut self,
+        tag: String,
+        uid: bool,
+        set: SeqSet,
+        items: Vec<FetchItem>,
+        changed_since: Option<u64>,
+    ) -> Reply {
         let Some((handle, selected)) = self.selected() else {
             return done(format!("{tag} BAD select a mailbox first\r\n"));
         };
@@ -36,13 +43,27 @@ impl ImapConn {
         if changed_since.is_some() || items.contains(&FetchItem::ModSeq) {
             selected.view.condstore = true;
         }
-        let set_seen = !selected.read_only && items.iter().any(|i| matches!(i, FetchItem::Body { peek: false, .. }));
-        let request = Request { mailbox: selected.id, targets, items, changed_since, condstore: selected.view.condstore };
+        let set_seen = !selected.read_only
+            && items
+                .iter()
+                .any(|i| matches!(i, FetchItem::Body { peek: false, .. }));
+        let request = Request {
+            mailbox: selected.id,
+            targets,
+            items,
+            changed_since,
+            condstore: selected.view.condstore,
+        };
         let (store, account) = (handle.store.clone(), handle.addr.clone());
         let work = async move {
             let mut seen_set = Vec::new();
             if set_seen {
-                let unseen = unseen_uids(store.clone(), request.mailbox, request.targets.iter().map(|(_, e)| e.uid).collect()).await?;
+                let unseen = unseen_uids(
+                    store.clone(),
+                    request.mailbox,
+                    request.targets.iter().map(|(_, e)| e.uid).collect(),
+                )
+                .await?;
                 if !unseen.is_empty() {
                     let op = StoreFlags {
                         mailbox: request.mailbox,
@@ -52,13 +73,19 @@ impl ImapConn {
                         keywords: Vec::new(),
                         unchanged_since: None,
                     };
-                    let stored = account.send(ChangeFlags(op)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                    let stored = account
+                        .send(ChangeFlags(op))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
                     seen_set = stored.changed.into_iter().map(|c| c.uid).collect();
                 }
             }
-            actix_rt::task::spawn_blocking(move || build(&store, &request, &seen_set).map_err(|e| e.to_string()))
-                .await
-                .map_err(|e| e.to_string())?
+            actix_rt::task::spawn_blocking(move || {
+                build(&store, &request, &seen_set).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
         };
         Box::pin(work.into_actor(self).map(move |result, act, _| {
             let Some((_, selected)) = act.selected() else {
@@ -82,7 +109,11 @@ impl ImapConn {
     }
 }
 
-async fn unseen_uids(store: Arc<AccountStore>, mailbox: MailboxId, uids: Vec<Uid>) -> Result<Vec<Uid>, String> {
+async fn unseen_uids(
+    store: Arc<AccountStore>,
+    mailbox: MailboxId,
+    uids: Vec<Uid>,
+) -> Result<Vec<Uid>, String> {
     let read = actix_rt::task::spawn_blocking(move || -> Result<Vec<Uid>, StoreError> {
         let r = store.read()?;
         let mut out = Vec::new();
@@ -95,24 +126,34 @@ async fn unseen_uids(store: Arc<AccountStore>, mailbox: MailboxId, uids: Vec<Uid
         }
         Ok(out)
     });
-    read.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    read.await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
-/// Builds the untagged FETCH responses; returns them and the (uid, modseq) of each message whose
-/// flags were reported.
-fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<(Vec<u8>, Vec<(Uid, ModSeq)>), StoreError> {
+/// The untagged FETCH responses, and the (uid, modseq) of each message whose flags they report.
+type Built = (Vec<u8>, Vec<(Uid, ModSeq)>);
+
+fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built, StoreError> {
     let r = store.read()?;
     let mut out = Vec::new();
     let mut reported = Vec::new();
-    let wants_body = req.items.iter().any(|i| matches!(i, FetchItem::Body { .. }));
+    let wants_body = req
+        .items
+        .iter()
+        .any(|i| matches!(i, FetchItem::Body { .. }));
     for (seq, entry) in &req.targets {
         // Expunged by another session since the client learned of it: nothing to send.
-        let Some(m) = r.message(req.mailbox, entry.uid)? else { continue };
+        let Some(m) = r.message(req.mailbox, entry.uid)? else {
+            continue;
+        };
         if req.changed_since.is_some_and(|cs| m.modseq.0 <= cs) {
             continue;
         }
         let body = if wants_body {
-            let content = r.content(m.id)?.ok_or_else(|| StoreError::Corrupt(format!("no content record for message {}", m.id)))?;
+            let content = r.content(m.id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("no content record for message {}", m.id))
+            })?;
             let file = std::fs::read(r.message_path(m.id))?;
             Some((content, file))
         } else {
@@ -128,15 +169,30 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<(Vec<u
                     has_flags = true;
                     fields.push(format!("FLAGS {}", flag_list(m.flags, &m.keywords)).into_bytes());
                 }
-                FetchItem::Rfc822Size => fields.push(format!("RFC822.SIZE {}", m.size).into_bytes()),
-                FetchItem::InternalDate => fields.push(format!("INTERNALDATE {}", date_time(m.received)).into_bytes()),
+                FetchItem::Rfc822Size => {
+                    fields.push(format!("RFC822.SIZE {}", m.size).into_bytes())
+                }
+                FetchItem::InternalDate => {
+                    fields.push(format!("INTERNALDATE {}", date_time(m.received)).into_bytes())
+                }
                 FetchItem::ModSeq => {
                     has_modseq = true;
                     fields.push(format!("MODSEQ ({})", m.modseq).into_bytes());
                 }
-                FetchItem::Body { section, partial, rfc822, .. } => {
-                    let Some((content, file)) = &body else { continue };
-                    let view = MessageView { prefix: &content.prefix, file, parts: &content.parts };
+                FetchItem::Body {
+                    section,
+                    partial,
+                    rfc822,
+                    ..
+                } => {
+                    let Some((content, file)) = &body else {
+                        continue;
+                    };
+                    let view = MessageView {
+                        prefix: &content.prefix,
+                        file,
+                        parts: &content.parts,
+                    };
                     let mut field = match rfc822 {
                         Some(name) => name.as_bytes().to_vec(),
                         None => format!("BODY[{}]", section.to_wire()).into_bytes(),

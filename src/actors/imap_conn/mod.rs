@@ -95,21 +95,33 @@ impl ImapConn {
     }
 
     fn capabilities(&self) -> String {
-        if self.login_allowed() { CAPABILITIES.to_string() } else { format!("{CAPABILITIES} LOGINDISABLED") }
+        if self.login_allowed() {
+            CAPABILITIES.to_string()
+        } else {
+            format!("{CAPABILITIES} LOGINDISABLED")
+        }
     }
 
     /// Handles events from the receiver until it needs more input.
     fn drive(&mut self, mut out: Vec<u8>) -> ResponseActFuture<Self, Output> {
         loop {
             if matches!(self.state, State::Logout) {
-                return Box::pin(fut::ready(Output { bytes: out, close: true }));
+                return Box::pin(fut::ready(Output {
+                    bytes: out,
+                    close: true,
+                }));
             }
             let Some(event) = self.receiver.next_event() else {
-                return Box::pin(fut::ready(Output { bytes: out, close: false }));
+                return Box::pin(fut::ready(Output {
+                    bytes: out,
+                    close: false,
+                }));
             };
             match event {
                 Event::Continue => out.extend_from_slice(b"+ ready for literal\r\n"),
-                Event::Refused { tag, text } => out.extend(format!("{tag} BAD {text}\r\n").into_bytes()),
+                Event::Refused { tag, text } => {
+                    out.extend(format!("{tag} BAD {text}\r\n").into_bytes())
+                }
                 Event::Fatal(text) => {
                     out.extend(format!("* BYE {text}\r\n").into_bytes());
                     self.state = State::Logout;
@@ -132,7 +144,10 @@ impl ImapConn {
         let authenticated = !matches!(self.state, State::NotAuthenticated);
         let selected = matches!(self.state, State::Selected(..));
         match kind {
-            CommandKind::Capability => done(format!("* CAPABILITY {}\r\n{tag} OK done\r\n", self.capabilities())),
+            CommandKind::Capability => done(format!(
+                "* CAPABILITY {}\r\n{tag} OK done\r\n",
+                self.capabilities()
+            )),
             CommandKind::Noop => {
                 let mut out = Vec::new();
                 if let State::Selected(_, s) = &mut self.state {
@@ -146,16 +161,44 @@ impl ImapConn {
                 self.state = State::Logout;
                 done(format!("* BYE logging out\r\n{tag} OK done\r\n"))
             }
-            CommandKind::Login { .. } if authenticated => done(format!("{tag} BAD already authenticated\r\n")),
+            CommandKind::Login { .. } if authenticated => {
+                done(format!("{tag} BAD already authenticated\r\n"))
+            }
             CommandKind::Login { username, password } => self.login(tag, username, password),
             _ if !authenticated => done(format!("{tag} BAD log in first\r\n")),
-            CommandKind::Select { mailbox, condstore } => self.select(tag, mailbox, false, condstore),
-            CommandKind::Examine { mailbox, condstore } => self.select(tag, mailbox, true, condstore),
-            _ if !selected => done(format!("{tag} BAD select a mailbox first\r\n")),
-            CommandKind::Fetch { uid, set, items, changed_since } => self.fetch(tag, uid, set, items, changed_since),
-            CommandKind::Store { uid, set, unchanged_since, action, silent, flags, keywords } => {
-                self.store(tag, store::StoreArgs { uid, set, unchanged_since, action, silent, flags, keywords })
+            CommandKind::Select { mailbox, condstore } => {
+                self.select(tag, mailbox, false, condstore)
             }
+            CommandKind::Examine { mailbox, condstore } => {
+                self.select(tag, mailbox, true, condstore)
+            }
+            _ if !selected => done(format!("{tag} BAD select a mailbox first\r\n")),
+            CommandKind::Fetch {
+                uid,
+                set,
+                items,
+                changed_since,
+            } => self.fetch(tag, uid, set, items, changed_since),
+            CommandKind::Store {
+                uid,
+                set,
+                unchanged_since,
+                action,
+                silent,
+                flags,
+                keywords,
+            } => self.store(
+                tag,
+                store::StoreArgs {
+                    uid,
+                    set,
+                    unchanged_since,
+                    action,
+                    silent,
+                    flags,
+                    keywords,
+                },
+            ),
             CommandKind::Expunge => self.expunge(tag, false),
             CommandKind::Close => self.expunge(tag, true),
             CommandKind::Unselect => {
@@ -167,13 +210,20 @@ impl ImapConn {
 
     fn login(&mut self, tag: String, username: String, password: String) -> Reply {
         if !self.login_allowed() {
-            return done(format!("{tag} NO [PRIVACYREQUIRED] login only over TLS\r\n"));
+            return done(format!(
+                "{tag} NO [PRIVACYREQUIRED] login only over TLS\r\n"
+            ));
         }
         let services = self.services.clone();
         let check = async move {
             let account = super::login::verify_login(&services, &username, &password).await;
             let handle = match &account {
-                Some(a) => services.registry.send(OpenAccount(a.clone())).await.ok().and_then(Result::ok),
+                Some(a) => services
+                    .registry
+                    .send(OpenAccount(a.clone()))
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
                 None => None,
             };
             (username, handle)
@@ -201,7 +251,10 @@ impl ImapConn {
         let state = std::mem::replace(&mut self.state, State::Logout);
         self.state = match state {
             State::Selected(handle, selected) => {
-                handle.addr.do_send(UnwatchMailbox { mailbox: selected.id, session: self.cid });
+                handle.addr.do_send(UnwatchMailbox {
+                    mailbox: selected.id,
+                    session: self.cid,
+                });
                 State::Authenticated(handle)
             }
             other => other,
@@ -233,9 +286,12 @@ impl Actor for ImapConn {
             ctx.stop();
             return;
         };
-        let greeting = format!("* OK [CAPABILITY {}] moxide ready\r\n", self.capabilities()).into_bytes();
+        let greeting =
+            format!("* OK [CAPABILITY {}] moxide ready\r\n", self.capabilities()).into_bytes();
         let idle = b"* BYE autologout, idle too long\r\n".to_vec();
-        ctx.spawn(conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self));
+        ctx.spawn(
+            conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self),
+        );
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

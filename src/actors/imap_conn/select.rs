@@ -15,7 +15,13 @@ struct Snapshot {
 }
 
 impl ImapConn {
-    pub(super) fn select(&mut self, tag: String, name: String, read_only: bool, condstore: bool) -> Reply {
+    pub(super) fn select(
+        &mut self,
+        tag: String,
+        name: String,
+        read_only: bool,
+        condstore: bool,
+    ) -> Reply {
         // RFC 9051 §6.3.2: a failed SELECT still leaves the previous mailbox deselected.
         self.leave_mailbox();
         let (Some(handle), Some(me)) = (self.account().cloned(), self.me.clone()) else {
@@ -26,7 +32,8 @@ impl ImapConn {
         let work = async move {
             let store = handle.store.clone();
             let lookup = name.clone();
-            let found = actix_rt::task::spawn_blocking(move || store.read()?.mailbox(&lookup)).await;
+            let found =
+                actix_rt::task::spawn_blocking(move || store.read()?.mailbox(&lookup)).await;
             let mailbox = match found {
                 Ok(Ok(Some(m))) => m,
                 Ok(Ok(None)) => return Err("[NONEXISTENT] no such mailbox".to_string()),
@@ -35,32 +42,53 @@ impl ImapConn {
             };
             // Watch first, then read: a change committed in between shows up in both, and the
             // view skips what it already has; nothing committed after the read is missed.
-            let watch = WatchMailbox { mailbox: mailbox.id, session: cid, recipient: me.recipient() };
-            handle.addr.send(watch).await.map_err(|e| format!("[SERVERBUG] {e}"))?;
+            let watch = WatchMailbox {
+                mailbox: mailbox.id,
+                session: cid,
+                recipient: me.recipient(),
+            };
+            handle
+                .addr
+                .send(watch)
+                .await
+                .map_err(|e| format!("[SERVERBUG] {e}"))?;
             let store = handle.store.clone();
             let id = mailbox.id;
-            let snapshot = actix_rt::task::spawn_blocking(move || -> Result<Option<Snapshot>, StoreError> {
-                let r = store.read()?;
-                let Some(mailbox) = r.mailbox_by_id(id)? else { return Ok(None) };
-                let mut entries = Vec::new();
-                let mut first_unseen = None;
-                for m in r.live(id)? {
-                    let m = m?;
-                    entries.push(Entry { uid: m.uid, modseq: m.modseq });
-                    if first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
-                        first_unseen = Some(entries.len() as u32);
+            let snapshot =
+                actix_rt::task::spawn_blocking(move || -> Result<Option<Snapshot>, StoreError> {
+                    let r = store.read()?;
+                    let Some(mailbox) = r.mailbox_by_id(id)? else {
+                        return Ok(None);
+                    };
+                    let mut entries = Vec::new();
+                    let mut first_unseen = None;
+                    for m in r.live(id)? {
+                        let m = m?;
+                        entries.push(Entry {
+                            uid: m.uid,
+                            modseq: m.modseq,
+                        });
+                        if first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
+                            first_unseen = Some(entries.len() as u32);
+                        }
                     }
-                }
-                Ok(Some(Snapshot { mailbox, entries, first_unseen }))
-            })
-            .await;
+                    Ok(Some(Snapshot {
+                        mailbox,
+                        entries,
+                        first_unseen,
+                    }))
+                })
+                .await;
             let failed = match snapshot {
                 Ok(Ok(Some(s))) => return Ok((handle, s)),
                 Ok(Ok(None)) => "[NONEXISTENT] mailbox was just removed".to_string(),
                 Ok(Err(e)) => format!("[SERVERBUG] {e}"),
                 Err(e) => format!("[SERVERBUG] {e}"),
             };
-            handle.addr.do_send(UnwatchMailbox { mailbox: id, session: cid });
+            handle.addr.do_send(UnwatchMailbox {
+                mailbox: id,
+                session: cid,
+            });
             Err(failed)
         };
         Box::pin(work.into_actor(self).map(move |result, act, _| {

@@ -62,7 +62,9 @@ impl ImapConn {
             let mut out = String::new();
             for c in &stored.changed {
                 selected.view.reported(c.uid, c.modseq);
-                let Some(seq) = selected.view.seq(c.uid) else { continue };
+                let Some(seq) = selected.view.seq(c.uid) else {
+                    continue;
+                };
                 if silent {
                     continue;
                 }
@@ -85,9 +87,21 @@ impl ImapConn {
                 let list: Vec<String> = stored
                     .modified
                     .iter()
-                    .filter_map(|u| if uid { Some(u.to_string()) } else { selected.view.seq(*u).map(|s| s.to_string()) })
+                    .filter_map(|u| {
+                        if uid {
+                            Some(u.to_string())
+                        } else {
+                            selected.view.seq(*u).map(|s| s.to_string())
+                        }
+                    })
                     .collect();
-                out.extend(format!("{tag} OK [MODIFIED {}] conditional store failed for some\r\n", list.join(",")).into_bytes());
+                out.extend(
+                    format!(
+                        "{tag} OK [MODIFIED {}] conditional store failed for some\r\n",
+                        list.join(",")
+                    )
+                    .into_bytes(),
+                );
             }
             out
         }))
@@ -105,7 +119,10 @@ impl ImapConn {
             }
             return done(format!("{tag} NO mailbox is read-only\r\n"));
         }
-        let request = handle.addr.send(ExpungeMessages { mailbox: selected.id, uids: None });
+        let request = handle.addr.send(ExpungeMessages {
+            mailbox: selected.id,
+            uids: None,
+        });
         Box::pin(request.into_actor(self).map(move |result, act, _| {
             let uids = match result {
                 Ok(Ok(uids)) => uids,

@@ -37,7 +37,12 @@ pub enum SetKind {
 impl View {
     pub fn new(entries: Vec<Entry>, condstore: bool) -> View {
         let announced = entries.len();
-        View { entries, announced, pending: VecDeque::new(), condstore }
+        View {
+            entries,
+            announced,
+            pending: VecDeque::new(),
+            condstore,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -68,9 +73,14 @@ impl View {
             SetKind::Seq => {
                 let n = self.entries.len() as u32;
                 if n == 0 || set.max_value() > n {
-                    return Err("invalid sequence number: beyond the messages in the mailbox".into());
+                    return Err(
+                        "invalid sequence number: beyond the messages in the mailbox".into(),
+                    );
                 }
-                Ok((1..=n).filter(|&s| set.contains(s, n)).map(|s| (s, self.entries[s as usize - 1])).collect())
+                Ok((1..=n)
+                    .filter(|&s| set.contains(s, n))
+                    .map(|s| (s, self.entries[s as usize - 1]))
+                    .collect())
             }
             SetKind::Uid => {
                 let largest = self.entries.last().map_or(0, |e| e.uid.0);
@@ -104,7 +114,12 @@ impl View {
 
     /// Queues changes from a commit, to be announced later.
     pub fn queue(&mut self, changes: &[Change]) {
-        self.pending.extend(changes.iter().filter(|c| !matches!(c, Change::Mailbox(_))).cloned());
+        self.pending.extend(
+            changes
+                .iter()
+                .filter(|c| !matches!(c, Change::Mailbox(_)))
+                .cloned(),
+        );
     }
 
     /// Announces queued changes as untagged responses. With `allow_expunge` false (during FETCH,
@@ -118,8 +133,16 @@ impl View {
                         self.entries.push(Entry { uid, modseq });
                     }
                 }
-                Change::Flags { uid, modseq, flags, keywords, .. } => {
-                    let Some(i) = self.position(uid) else { continue };
+                Change::Flags {
+                    uid,
+                    modseq,
+                    flags,
+                    keywords,
+                    ..
+                } => {
+                    let Some(i) = self.position(uid) else {
+                        continue;
+                    };
                     if self.entries[i].modseq >= modseq {
                         continue;
                     }
@@ -128,7 +151,13 @@ impl View {
                         // Announced with the EXISTS below; its flags come with the client's FETCH.
                         continue;
                     }
-                    let _ = write!(out_string(out), "* {} FETCH (UID {} FLAGS {}", i + 1, uid, flag_list(flags, &keywords));
+                    let _ = write!(
+                        out_string(out),
+                        "* {} FETCH (UID {} FLAGS {}",
+                        i + 1,
+                        uid,
+                        flag_list(flags, &keywords)
+                    );
                     if self.condstore {
                         let _ = write!(out_string(out), " MODSEQ ({modseq})");
                     }
@@ -181,7 +210,15 @@ mod tests {
     use crate::store::{Flags, MailboxId};
 
     fn view(uids: &[u32]) -> View {
-        View::new(uids.iter().map(|&u| Entry { uid: Uid(u), modseq: ModSeq(5) }).collect(), true)
+        View::new(
+            uids.iter()
+                .map(|&u| Entry {
+                    uid: Uid(u),
+                    modseq: ModSeq(5),
+                })
+                .collect(),
+            true,
+        )
     }
 
     fn flush(v: &mut View, allow: bool) -> String {
@@ -196,25 +233,82 @@ mod tests {
     fn resolves_sets() {
         let v = view(&[3, 7, 9]);
         let set = SeqSet(vec![(SeqNum::Value(2), SeqNum::Star)]);
-        let seqs: Vec<u32> = v.resolve(&set, SetKind::Seq).unwrap().iter().map(|(s, _)| *s).collect();
+        let seqs: Vec<u32> = v
+            .resolve(&set, SetKind::Seq)
+            .unwrap()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
         assert_eq!(seqs, [2, 3]);
-        let uids: Vec<u32> = v.resolve(&SeqSet(vec![(SeqNum::Value(8), SeqNum::Star)]), SetKind::Uid).unwrap().iter().map(|(_, e)| e.uid.0).collect();
+        let uids: Vec<u32> = v
+            .resolve(
+                &SeqSet(vec![(SeqNum::Value(8), SeqNum::Star)]),
+                SetKind::Uid,
+            )
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.uid.0)
+            .collect();
         assert_eq!(uids, [9]);
-        assert!(v.resolve(&SeqSet(vec![(SeqNum::Value(4), SeqNum::Value(4))]), SetKind::Seq).is_err());
-        assert!(view(&[]).resolve(&SeqSet(vec![(SeqNum::Value(1), SeqNum::Star)]), SetKind::Seq).is_err());
+        assert!(
+            v.resolve(
+                &SeqSet(vec![(SeqNum::Value(4), SeqNum::Value(4))]),
+                SetKind::Seq
+            )
+            .is_err()
+        );
+        assert!(
+            view(&[])
+                .resolve(
+                    &SeqSet(vec![(SeqNum::Value(1), SeqNum::Star)]),
+                    SetKind::Seq
+                )
+                .is_err()
+        );
     }
 
     #[test]
     fn announces_in_order_and_skips_what_it_knows() {
         let mut v = view(&[1, 2, 3]);
         v.queue(&[
-            Change::Added { mailbox: MB, uid: Uid(3), modseq: ModSeq(4), flags: Flags::empty(), keywords: vec![] },
-            Change::Added { mailbox: MB, uid: Uid(4), modseq: ModSeq(6), flags: Flags::empty(), keywords: vec![] },
-            Change::Flags { mailbox: MB, uid: Uid(2), modseq: ModSeq(5), flags: Flags::SEEN, keywords: vec![] },
-            Change::Flags { mailbox: MB, uid: Uid(1), modseq: ModSeq(7), flags: Flags::SEEN, keywords: vec!["k".into()] },
-            Change::Expunged { mailbox: MB, uids: vec![Uid(2)], modseq: ModSeq(8) },
+            Change::Added {
+                mailbox: MB,
+                uid: Uid(3),
+                modseq: ModSeq(4),
+                flags: Flags::empty(),
+                keywords: vec![],
+            },
+            Change::Added {
+                mailbox: MB,
+                uid: Uid(4),
+                modseq: ModSeq(6),
+                flags: Flags::empty(),
+                keywords: vec![],
+            },
+            Change::Flags {
+                mailbox: MB,
+                uid: Uid(2),
+                modseq: ModSeq(5),
+                flags: Flags::SEEN,
+                keywords: vec![],
+            },
+            Change::Flags {
+                mailbox: MB,
+                uid: Uid(1),
+                modseq: ModSeq(7),
+                flags: Flags::SEEN,
+                keywords: vec!["k".into()],
+            },
+            Change::Expunged {
+                mailbox: MB,
+                uids: vec![Uid(2)],
+                modseq: ModSeq(8),
+            },
         ]);
-        assert_eq!(flush(&mut v, false), "* 1 FETCH (UID 1 FLAGS (\\Seen k) MODSEQ (7))\r\n* 4 EXISTS\r\n");
+        assert_eq!(
+            flush(&mut v, false),
+            "* 1 FETCH (UID 1 FLAGS (\\Seen k) MODSEQ (7))\r\n* 4 EXISTS\r\n"
+        );
         assert_eq!(flush(&mut v, true), "* 2 EXPUNGE\r\n");
         assert_eq!(v.len(), 3);
         assert_eq!(v.seq(Uid(4)), Some(3));
@@ -224,8 +318,18 @@ mod tests {
     fn expunge_of_unannounced_message_announces_it_first() {
         let mut v = view(&[1]);
         v.queue(&[
-            Change::Added { mailbox: MB, uid: Uid(2), modseq: ModSeq(6), flags: Flags::empty(), keywords: vec![] },
-            Change::Expunged { mailbox: MB, uids: vec![Uid(2)], modseq: ModSeq(7) },
+            Change::Added {
+                mailbox: MB,
+                uid: Uid(2),
+                modseq: ModSeq(6),
+                flags: Flags::empty(),
+                keywords: vec![],
+            },
+            Change::Expunged {
+                mailbox: MB,
+                uids: vec![Uid(2)],
+                modseq: ModSeq(7),
+            },
         ]);
         assert_eq!(flush(&mut v, true), "* 2 EXISTS\r\n* 2 EXPUNGE\r\n");
         assert_eq!(flush(&mut v, true), "");

@@ -1,7 +1,7 @@
 //! IMAP command parsing (RFC 9051 §9 grammar): a complete command's bytes (from the
 //! [`super::receiver::Receiver`]) into a typed [`Command`]. Never panics on any input.
 
-use super::types::{FetchItem, Section, SectionPart, SeqSet, SeqNum, StoreAction};
+use super::types::{FetchItem, Section, SectionPart, SeqNum, SeqSet, StoreAction};
 use crate::store::Flags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,11 +15,33 @@ pub enum CommandKind {
     Capability,
     Noop,
     Logout,
-    Login { username: String, password: String },
-    Select { mailbox: String, condstore: bool },
-    Examine { mailbox: String, condstore: bool },
-    Fetch { uid: bool, set: SeqSet, items: Vec<FetchItem>, changed_since: Option<u64> },
-    Store { uid: bool, set: SeqSet, unchanged_since: Option<u64>, action: StoreAction, silent: bool, flags: Flags, keywords: Vec<String> },
+    Login {
+        username: String,
+        password: String,
+    },
+    Select {
+        mailbox: String,
+        condstore: bool,
+    },
+    Examine {
+        mailbox: String,
+        condstore: bool,
+    },
+    Fetch {
+        uid: bool,
+        set: SeqSet,
+        items: Vec<FetchItem>,
+        changed_since: Option<u64>,
+    },
+    Store {
+        uid: bool,
+        set: SeqSet,
+        unchanged_since: Option<u64>,
+        action: StoreAction,
+        silent: bool,
+        flags: Flags,
+        keywords: Vec<String>,
+    },
     Expunge,
     Close,
     Unselect,
@@ -36,8 +58,14 @@ pub struct ParseError {
 /// Parses one complete command.
 pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
     let mut c = Cursor { input, pos: 0 };
-    let tag = c.tag().map_err(|message| ParseError { tag: "*".into(), message })?;
-    let kind = c.command().map_err(|message| ParseError { tag: tag.clone(), message })?;
+    let tag = c.tag().map_err(|message| ParseError {
+        tag: "*".into(),
+        message,
+    })?;
+    let kind = c.command().map_err(|message| ParseError {
+        tag: tag.clone(),
+        message,
+    })?;
     Ok(Command { tag, kind })
 }
 
@@ -84,7 +112,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn end(&self) -> PResult<()> {
-        if self.eof() { Ok(()) } else { Err(format!("unexpected characters at position {}", self.pos)) }
+        if self.eof() {
+            Ok(())
+        } else {
+            Err(format!("unexpected characters at position {}", self.pos))
+        }
     }
 
     fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
@@ -114,7 +146,8 @@ impl<'a> Cursor<'a> {
 
     /// An atom, upper-cased, with '.' '[' allowed (command and fetch item names).
     fn keyword(&mut self) -> PResult<String> {
-        let a = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'=');
+        let a =
+            self.take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'=');
         if a.is_empty() {
             return Err(format!("expected a keyword at position {}", self.pos));
         }
@@ -172,7 +205,11 @@ impl<'a> Cursor<'a> {
         self.expect(b'\r')?;
         self.expect(b'\n')?;
         let n = usize::try_from(n).map_err(|_| "literal too large")?;
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.input.len()).ok_or("literal shorter than announced")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.input.len())
+            .ok_or("literal shorter than announced")?;
         let data = self.input[self.pos..end].to_vec();
         self.pos = end;
         Ok(data)
@@ -212,14 +249,22 @@ impl<'a> Cursor<'a> {
     }
 
     fn seq_number(&mut self) -> PResult<SeqNum> {
-        if self.take(b'*') { Ok(SeqNum::Star) } else { Ok(SeqNum::Value(self.nz_number()?)) }
+        if self.take(b'*') {
+            Ok(SeqNum::Star)
+        } else {
+            Ok(SeqNum::Value(self.nz_number()?))
+        }
     }
 
     fn seq_set(&mut self) -> PResult<SeqSet> {
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;
-            let b = if self.take(b':') { self.seq_number()? } else { a };
+            let b = if self.take(b':') {
+                self.seq_number()?
+            } else {
+                a
+            };
             ranges.push((a, b));
             if !self.take(b',') {
                 break;
@@ -303,8 +348,14 @@ impl<'a> Cursor<'a> {
         } else {
             let save = self.pos;
             match self.keyword()?.as_str() {
-                "FAST" => items.extend([FetchItem::Flags, FetchItem::InternalDate, FetchItem::Rfc822Size]),
-                "ALL" | "FULL" => return Err("the ALL and FULL macros need ENVELOPE, not supported yet".into()),
+                "FAST" => items.extend([
+                    FetchItem::Flags,
+                    FetchItem::InternalDate,
+                    FetchItem::Rfc822Size,
+                ]),
+                "ALL" | "FULL" => {
+                    return Err("the ALL and FULL macros need ENVELOPE, not supported yet".into());
+                }
                 _ => {
                     self.pos = save;
                     items.push(self.fetch_item()?);
@@ -331,7 +382,12 @@ impl<'a> Cursor<'a> {
         if changed_since.is_some() && !items.contains(&FetchItem::ModSeq) {
             items.push(FetchItem::ModSeq);
         }
-        Ok(CommandKind::Fetch { uid, set, items, changed_since })
+        Ok(CommandKind::Fetch {
+            uid,
+            set,
+            items,
+            changed_since,
+        })
     }
 
     fn fetch_item(&mut self) -> PResult<FetchItem> {
@@ -342,15 +398,26 @@ impl<'a> Cursor<'a> {
             "RFC822.SIZE" => FetchItem::Rfc822Size,
             "INTERNALDATE" => FetchItem::InternalDate,
             "MODSEQ" => FetchItem::ModSeq,
-            "RFC822" => FetchItem::Body { section: Section::default(), partial: None, peek: false, rfc822: Some("RFC822") },
+            "RFC822" => FetchItem::Body {
+                section: Section::default(),
+                partial: None,
+                peek: false,
+                rfc822: Some("RFC822"),
+            },
             "RFC822.HEADER" => FetchItem::Body {
-                section: Section { part: vec![], spec: Some(SectionPart::Header) },
+                section: Section {
+                    part: vec![],
+                    spec: Some(SectionPart::Header),
+                },
                 partial: None,
                 peek: true,
                 rfc822: Some("RFC822.HEADER"),
             },
             "RFC822.TEXT" => FetchItem::Body {
-                section: Section { part: vec![], spec: Some(SectionPart::Text) },
+                section: Section {
+                    part: vec![],
+                    spec: Some(SectionPart::Text),
+                },
                 partial: None,
                 peek: false,
                 rfc822: Some("RFC822.TEXT"),
@@ -358,7 +425,12 @@ impl<'a> Cursor<'a> {
             "BODY" | "BODY.PEEK" if self.peek() == Some(b'[') => {
                 let section = self.section()?;
                 let partial = self.partial()?;
-                FetchItem::Body { section, partial, peek: name == "BODY.PEEK", rfc822: None }
+                FetchItem::Body {
+                    section,
+                    partial,
+                    peek: name == "BODY.PEEK",
+                    rfc822: None,
+                }
             }
             other => return Err(format!("unsupported fetch attribute {other}")),
         })
@@ -446,7 +518,15 @@ impl<'a> Cursor<'a> {
         };
         self.sp()?;
         let (flags, keywords) = self.flag_list()?;
-        Ok(CommandKind::Store { uid, set, unchanged_since, action, silent, flags, keywords })
+        Ok(CommandKind::Store {
+            uid,
+            set,
+            unchanged_since,
+            action,
+            silent,
+            flags,
+            keywords,
+        })
     }
 
     /// `(flag ...)` or flags separated by spaces without parentheses (RFC 9051 §6.4.6).

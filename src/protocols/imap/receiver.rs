@@ -23,7 +23,9 @@ pub enum Event {
 enum State {
     Line,
     /// Reading `remaining` literal bytes.
-    Literal { remaining: usize },
+    Literal {
+        remaining: usize,
+    },
     /// Discarding the rest of an over-long line.
     Skip,
 }
@@ -41,7 +43,13 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn new(max_literal: usize) -> Receiver {
-        Receiver { buf: Vec::new(), command: Vec::new(), scanned: 0, state: State::Line, max_literal }
+        Receiver {
+            buf: Vec::new(),
+            command: Vec::new(),
+            scanned: 0,
+            state: State::Line,
+            max_literal,
+        }
     }
 
     pub fn set_max_literal(&mut self, n: usize) {
@@ -78,7 +86,9 @@ impl Receiver {
                     if n == remaining {
                         self.state = State::Line;
                     } else {
-                        self.state = State::Literal { remaining: remaining - n };
+                        self.state = State::Literal {
+                            remaining: remaining - n,
+                        };
                         return None;
                     }
                 }
@@ -93,13 +103,20 @@ impl Receiver {
                     }
                 },
                 State::Line => {
-                    let Some(i) = self.buf[self.scanned..].iter().position(|&b| b == b'\n').map(|i| i + self.scanned) else {
+                    let Some(i) = self.buf[self.scanned..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map(|i| i + self.scanned)
+                    else {
                         self.scanned = self.buf.len();
                         if self.buf.len() > MAX_LINE {
                             let tag = self.tag();
                             self.clear();
                             self.state = State::Skip;
-                            return Some(Event::Refused { tag, text: "line too long".into() });
+                            return Some(Event::Refused {
+                                tag,
+                                text: "line too long".into(),
+                            });
                         }
                         return None;
                     };
@@ -112,7 +129,10 @@ impl Receiver {
                     if line.len() > MAX_LINE {
                         let tag = tag_of(&self.command, &line);
                         self.command.clear();
-                        return Some(Event::Refused { tag, text: "line too long".into() });
+                        return Some(Event::Refused {
+                            tag,
+                            text: "line too long".into(),
+                        });
                     }
                     match literal_announced(&line) {
                         None => {
@@ -125,10 +145,15 @@ impl Receiver {
                                 self.command.clear();
                                 if sync {
                                     // RFC 9051 §7.1: TOOBIG. The client will not send the literal.
-                                    return Some(Event::Refused { tag, text: "[TOOBIG] literal too large".into() });
+                                    return Some(Event::Refused {
+                                        tag,
+                                        text: "[TOOBIG] literal too large".into(),
+                                    });
                                 }
                                 self.buf.clear();
-                                return Some(Event::Fatal("non-synchronizing literal too large".into()));
+                                return Some(Event::Fatal(
+                                    "non-synchronizing literal too large".into(),
+                                ));
                             }
                             self.command.extend_from_slice(&line);
                             self.command.extend_from_slice(b"\r\n");
@@ -151,8 +176,16 @@ impl Receiver {
 /// The tag of the command that starts with `first` (or `line` when nothing came before).
 fn tag_of(first: &[u8], line: &[u8]) -> String {
     let start = if first.is_empty() { line } else { first };
-    let tag: Vec<u8> = start.iter().take_while(|&&b| b != b' ' && b > 0x20 && b < 0x7f).copied().collect();
-    if tag.is_empty() || tag.len() > 64 { "*".into() } else { String::from_utf8_lossy(&tag).into_owned() }
+    let tag: Vec<u8> = start
+        .iter()
+        .take_while(|&&b| b != b' ' && b > 0x20 && b < 0x7f)
+        .copied()
+        .collect();
+    if tag.is_empty() || tag.len() > 64 {
+        "*".into()
+    } else {
+        String::from_utf8_lossy(&tag).into_owned()
+    }
 }
 
 /// Whether `line` ends with a literal announcement `{n}` or `{n+}` (also `~{n}` for BINARY),
@@ -161,7 +194,10 @@ fn literal_announced(line: &[u8]) -> Option<(usize, bool)> {
     let body = line.strip_suffix(b"}")?;
     let open = body.iter().rposition(|&b| b == b'{')?;
     let mut digits = &body[open + 1..];
-    let sync = match digits.strip_suffix(b"+").or_else(|| digits.strip_suffix(b"-")) {
+    let sync = match digits
+        .strip_suffix(b"+")
+        .or_else(|| digits.strip_suffix(b"-"))
+    {
         Some(d) => {
             digits = d;
             false
@@ -171,7 +207,11 @@ fn literal_announced(line: &[u8]) -> Option<(usize, bool)> {
     if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok().map(|n| (n, sync))
+    std::str::from_utf8(digits)
+        .ok()?
+        .parse()
+        .ok()
+        .map(|n| (n, sync))
 }
 
 #[cfg(test)]
@@ -186,28 +226,60 @@ mod tests {
     #[test]
     fn lines_and_literals() {
         let mut r = Receiver::new(100);
-        assert_eq!(events(&mut r, b"a1 NOOP\r\na2 LOGIN {3}\r\n"), [Event::Command(b"a1 NOOP".to_vec()), Event::Continue]);
+        assert_eq!(
+            events(&mut r, b"a1 NOOP\r\na2 LOGIN {3}\r\n"),
+            [Event::Command(b"a1 NOOP".to_vec()), Event::Continue]
+        );
         assert_eq!(events(&mut r, b"mox {9+}\r\nmoxmox"), []);
-        assert_eq!(events(&mut r, b"mox\r\n"), [Event::Command(b"a2 LOGIN {3}\r\nmox {9+}\r\nmoxmoxmox".to_vec())]);
+        assert_eq!(
+            events(&mut r, b"mox\r\n"),
+            [Event::Command(
+                b"a2 LOGIN {3}\r\nmox {9+}\r\nmoxmoxmox".to_vec()
+            )]
+        );
     }
 
     #[test]
     fn literal_with_crlf_inside() {
         let mut r = Receiver::new(100);
         let ev = events(&mut r, b"a APPEND x {4+}\r\n\r\n\r\n\r\n");
-        assert_eq!(ev, [Event::Command(b"a APPEND x {4+}\r\n\r\n\r\n".to_vec())]);
+        assert_eq!(
+            ev,
+            [Event::Command(b"a APPEND x {4+}\r\n\r\n\r\n".to_vec())]
+        );
     }
 
     #[test]
     fn limits() {
         let mut r = Receiver::new(10);
-        assert_eq!(events(&mut r, b"t1 APPEND x {11}\r\n"), [Event::Refused { tag: "t1".into(), text: "[TOOBIG] literal too large".into() }]);
-        assert_eq!(events(&mut r, b"t2 NOOP\r\n"), [Event::Command(b"t2 NOOP".to_vec())]);
-        assert!(matches!(events(&mut r, b"t3 APPEND x {11+}\r\n")[..], [Event::Fatal(_)]));
+        assert_eq!(
+            events(&mut r, b"t1 APPEND x {11}\r\n"),
+            [Event::Refused {
+                tag: "t1".into(),
+                text: "[TOOBIG] literal too large".into()
+            }]
+        );
+        assert_eq!(
+            events(&mut r, b"t2 NOOP\r\n"),
+            [Event::Command(b"t2 NOOP".to_vec())]
+        );
+        assert!(matches!(
+            events(&mut r, b"t3 APPEND x {11+}\r\n")[..],
+            [Event::Fatal(_)]
+        ));
         let mut r = Receiver::new(10);
         let mut long = b"t4 ".to_vec();
         long.extend(std::iter::repeat_n(b'a', MAX_LINE + 1));
-        assert_eq!(events(&mut r, &long), [Event::Refused { tag: "t4".into(), text: "line too long".into() }]);
-        assert_eq!(events(&mut r, b"aaa\r\nt5 NOOP\r\n"), [Event::Command(b"t5 NOOP".to_vec())]);
+        assert_eq!(
+            events(&mut r, &long),
+            [Event::Refused {
+                tag: "t4".into(),
+                text: "line too long".into()
+            }]
+        );
+        assert_eq!(
+            events(&mut r, b"aaa\r\nt5 NOOP\r\n"),
+            [Event::Command(b"t5 NOOP".to_vec())]
+        );
     }
 }

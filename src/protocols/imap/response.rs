@@ -35,10 +35,17 @@ pub fn flag_list(flags: Flags, keywords: &[String]) -> String {
 
 /// INTERNALDATE form: `"17-Jul-1996 02:44:25 +0000"` (RFC 9051 §9 date-time), in UTC.
 pub fn date_time(unix: i64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let d = mail_parser::DateTime::from_timestamp(unix);
-    let month = MONTHS.get((d.month as usize).wrapping_sub(1)).unwrap_or(&"Jan");
-    format!("\"{:02}-{month}-{:04} {:02}:{:02}:{:02} +0000\"", d.day, d.year, d.hour, d.minute, d.second)
+    let month = MONTHS
+        .get((d.month as usize).wrapping_sub(1))
+        .unwrap_or(&"Jan");
+    format!(
+        "\"{:02}-{month}-{:04} {:02}:{:02}:{:02} +0000\"",
+        d.day, d.year, d.hour, d.minute, d.second
+    )
 }
 
 #[cfg(test)]
@@ -59,6 +66,9 @@ mod tests {
     fn dates_and_flags() {
         assert_eq!(date_time(0), "\"01-Jan-1970 00:00:00 +0000\"");
         assert_eq!(date_time(1_700_000_000), "\"14-Nov-2023 22:13:20 +0000\"");
-        assert_eq!(flag_list(Flags::SEEN.union(Flags::FLAGGED), &["x".into()]), "(\\Seen \\Flagged x)");
+        assert_eq!(
+            flag_list(Flags::SEEN.union(Flags::FLAGGED), &["x".into()]),
+            "(\\Seen \\Flagged x)"
+        );
     }
 }

@@ -35,7 +35,11 @@ impl MessageView<'_> {
     /// starts at 0 so that it includes the prefix.
     fn offsets(&self, index: usize, part: &Part) -> (usize, usize, usize) {
         let p = self.prefix.len();
-        let header = if index == 0 { 0 } else { part.header_start as usize + p };
+        let header = if index == 0 {
+            0
+        } else {
+            part.header_start as usize + p
+        };
         (header, part.body_start as usize + p, part.end as usize + p)
     }
 
@@ -51,7 +55,11 @@ impl MessageView<'_> {
     fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
         let mut current = self.part(0)?;
         for &n in path {
-            let container = if Self::is_message(current.1) { self.part(*current.1.children.first()?)? } else { current };
+            let container = if Self::is_message(current.1) {
+                self.part(*current.1.children.first()?)?
+            } else {
+                current
+            };
             current = if container.1.media_type == "multipart" {
                 self.part(*container.1.children.get((n as usize).checked_sub(1)?)?)?
             } else if n == 1 {
@@ -135,7 +143,11 @@ mod tests {
     );
 
     fn view<'a>(prefix: &'a [u8], parts: &'a [Part]) -> MessageView<'a> {
-        MessageView { prefix, file: MSG.as_bytes(), parts }
+        MessageView {
+            prefix,
+            file: MSG.as_bytes(),
+            parts,
+        }
     }
 
     fn s(part: Vec<u32>, spec: Option<SectionPart>) -> Section {
@@ -152,16 +164,32 @@ mod tests {
         assert!(text(s(vec![], Some(SectionPart::Header))).starts_with("Received: x\r\nFrom:"));
         assert!(text(s(vec![], Some(SectionPart::Header))).ends_with("boundary=b\r\n\r\n"));
         assert_eq!(text(s(vec![1], None)), "first");
-        assert_eq!(text(s(vec![1], Some(SectionPart::Mime))), "Content-Type: text/plain\r\n\r\n");
+        assert_eq!(
+            text(s(vec![1], Some(SectionPart::Mime))),
+            "Content-Type: text/plain\r\n\r\n"
+        );
         assert_eq!(text(s(vec![2], None)), "Subject: inner\r\n\r\ninner text");
-        assert_eq!(text(s(vec![2], Some(SectionPart::Header))), "Subject: inner\r\n\r\n");
+        assert_eq!(
+            text(s(vec![2], Some(SectionPart::Header))),
+            "Subject: inner\r\n\r\n"
+        );
         assert_eq!(text(s(vec![2, 1], None)), "inner text");
         assert_eq!(
-            text(s(vec![], Some(SectionPart::HeaderFields(vec!["SUBJECT".into()])))),
+            text(s(
+                vec![],
+                Some(SectionPart::HeaderFields(vec!["SUBJECT".into()]))
+            )),
             "Subject: test\r\n\tfolded\r\n\r\n"
         );
         assert_eq!(
-            text(s(vec![], Some(SectionPart::HeaderFieldsNot(vec!["subject".into(), "received".into(), "content-type".into()])))),
+            text(s(
+                vec![],
+                Some(SectionPart::HeaderFieldsNot(vec![
+                    "subject".into(),
+                    "received".into(),
+                    "content-type".into()
+                ]))
+            )),
             "From: a@example.org\r\n\r\n"
         );
         assert!(v.section(&s(vec![3], None)).is_none());
@@ -173,8 +201,15 @@ mod tests {
     fn single_part_message_has_part_one() {
         let raw = b"Subject: x\r\n\r\nbody\r\n";
         let parts = parts::parse(raw);
-        let v = MessageView { prefix: b"", file: raw, parts: &parts };
+        let v = MessageView {
+            prefix: b"",
+            file: raw,
+            parts: &parts,
+        };
         assert_eq!(v.section(&s(vec![1], None)).unwrap(), b"body\r\n");
-        assert_eq!(v.section(&s(vec![], Some(SectionPart::Text))).unwrap(), b"body\r\n");
+        assert_eq!(
+            v.section(&s(vec![], Some(SectionPart::Text))).unwrap(),
+            b"body\r\n"
+        );
     }
 }

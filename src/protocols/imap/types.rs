@@ -71,8 +71,12 @@ impl Section {
             Some(SectionPart::Header) => s.push("HEADER".into()),
             Some(SectionPart::Text) => s.push("TEXT".into()),
             Some(SectionPart::Mime) => s.push("MIME".into()),
-            Some(SectionPart::HeaderFields(f)) => s.push(format!("HEADER.FIELDS ({})", f.join(" "))),
-            Some(SectionPart::HeaderFieldsNot(f)) => s.push(format!("HEADER.FIELDS.NOT ({})", f.join(" "))),
+            Some(SectionPart::HeaderFields(f)) => {
+                s.push(format!("HEADER.FIELDS ({})", f.join(" ")))
+            }
+            Some(SectionPart::HeaderFieldsNot(f)) => {
+                s.push(format!("HEADER.FIELDS.NOT ({})", f.join(" ")))
+            }
         }
         s.join(".")
     }
@@ -87,7 +91,12 @@ pub enum FetchItem {
     ModSeq,
     /// BODY[section]<partial>, BODY.PEEK[...], and the RFC822 forms (`rfc822` holds the name to
     /// answer with).
-    Body { section: Section, partial: Option<(u32, u32)>, peek: bool, rfc822: Option<&'static str> },
+    Body {
+        section: Section,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+        rfc822: Option<&'static str>,
+    },
 }
 
 #[cfg(test)]
@@ -96,7 +105,10 @@ mod tests {
 
     #[test]
     fn seq_set_contains() {
-        let s = SeqSet(vec![(SeqNum::Value(5), SeqNum::Value(3)), (SeqNum::Value(10), SeqNum::Star)]);
+        let s = SeqSet(vec![
+            (SeqNum::Value(5), SeqNum::Value(3)),
+            (SeqNum::Value(10), SeqNum::Star),
+        ]);
         assert!(s.contains(4, 20) && s.contains(10, 20) && s.contains(20, 20));
         assert!(!s.contains(6, 20) && !s.contains(2, 20));
         // `*` in an empty range list position: 10:* with largest 8 is 8:10.

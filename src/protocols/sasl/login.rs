@@ -36,9 +36,17 @@ mod tests {
     #[test]
     fn login() {
         let mut m = LoginServer::default();
-        assert_eq!(m.step(None).unwrap(), Next::Challenge(b"Username:".to_vec()));
-        assert_eq!(m.step(Some(b"mox")).unwrap(), Next::Challenge(b"Password:".to_vec()));
-        let Next::Verify(c) = m.step(Some(b"pw")).unwrap() else { panic!() };
+        assert_eq!(
+            m.step(None).unwrap(),
+            Next::Challenge(b"Username:".to_vec())
+        );
+        assert_eq!(
+            m.step(Some(b"mox")).unwrap(),
+            Next::Challenge(b"Password:".to_vec())
+        );
+        let Next::Verify(c) = m.step(Some(b"pw")).unwrap() else {
+            panic!()
+        };
         assert_eq!((c.username.as_str(), c.password.as_str()), ("mox", "pw"));
     }
 }

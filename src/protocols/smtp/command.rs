@@ -9,8 +9,15 @@ pub enum Command {
     Helo(String),
     /// `utf8`: the path was sent with non-ASCII characters (needs SMTPUTF8, RFC 6531 §3.4); an
     /// address whose domain came in A-label form does not.
-    Mail { from: Option<Address>, params: MailParams, utf8: bool },
-    Rcpt { to: Address, utf8: bool },
+    Mail {
+        from: Option<Address>,
+        params: MailParams,
+        utf8: bool,
+    },
+    Rcpt {
+        to: Address,
+        utf8: bool,
+    },
     Data,
     Rset,
     Noop,
@@ -18,7 +25,10 @@ pub enum Command {
     Vrfy,
     Help,
     StartTls,
-    Auth { mechanism: String, initial: Option<String> },
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,31 +68,54 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
     };
     let verb = verb.to_ascii_uppercase();
     let no_args = |cmd: Command| {
-        if rest.trim().is_empty() { Ok(cmd) } else { Err(CommandError::syntax(format!("{verb} takes no arguments"))) }
+        if rest.trim().is_empty() {
+            Ok(cmd)
+        } else {
+            Err(CommandError::syntax(format!("{verb} takes no arguments")))
+        }
     };
     match verb.as_str() {
         "EHLO" | "HELO" => {
             let name = rest.trim();
             if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(CommandError::syntax(format!("{verb} needs a domain or address literal")));
+                return Err(CommandError::syntax(format!(
+                    "{verb} needs a domain or address literal"
+                )));
             }
-            Ok(if verb == "EHLO" { Command::Ehlo(name.to_string()) } else { Command::Helo(name.to_string()) })
+            Ok(if verb == "EHLO" {
+                Command::Ehlo(name.to_string())
+            } else {
+                Command::Helo(name.to_string())
+            })
         }
         "MAIL" => {
-            let rest = strip_prefix_ci(rest, "FROM:").ok_or_else(|| CommandError::syntax("expected MAIL FROM:<address>"))?;
+            let rest = strip_prefix_ci(rest, "FROM:")
+                .ok_or_else(|| CommandError::syntax("expected MAIL FROM:<address>"))?;
             let (path, params) = split_path(rest)?;
-            let from = if path == "<>" { None } else { Some(parse_path(path)?) };
-            Ok(Command::Mail { from, params: parse_mail_params(params)?, utf8: !path.is_ascii() })
+            let from = if path == "<>" {
+                None
+            } else {
+                Some(parse_path(path)?)
+            };
+            Ok(Command::Mail {
+                from,
+                params: parse_mail_params(params)?,
+                utf8: !path.is_ascii(),
+            })
         }
         "RCPT" => {
-            let rest = strip_prefix_ci(rest, "TO:").ok_or_else(|| CommandError::syntax("expected RCPT TO:<address>"))?;
+            let rest = strip_prefix_ci(rest, "TO:")
+                .ok_or_else(|| CommandError::syntax("expected RCPT TO:<address>"))?;
             let (path, params) = split_path(rest)?;
             if let Some(p) = params.split_whitespace().next() {
                 return Err(CommandError::UnknownParameter(p.to_string()));
             }
             // RFC 5321 §4.1.1.3: <Postmaster> without domain is valid; it is rare and we have no
             // domain to give it, so it is refused like any path without one.
-            Ok(Command::Rcpt { to: parse_path(path)?, utf8: !path.is_ascii() })
+            Ok(Command::Rcpt {
+                to: parse_path(path)?,
+                utf8: !path.is_ascii(),
+            })
         }
         "DATA" => no_args(Command::Data),
         "RSET" => no_args(Command::Rset),
@@ -93,12 +126,17 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "STARTTLS" => no_args(Command::StartTls),
         "AUTH" => {
             let mut words = rest.split(' ').filter(|w| !w.is_empty());
-            let mechanism = words.next().ok_or_else(|| CommandError::syntax("AUTH needs a mechanism"))?;
+            let mechanism = words
+                .next()
+                .ok_or_else(|| CommandError::syntax("AUTH needs a mechanism"))?;
             let initial = words.next().map(str::to_string);
             if words.next().is_some() {
                 return Err(CommandError::syntax("too many arguments to AUTH"));
             }
-            Ok(Command::Auth { mechanism: mechanism.to_ascii_uppercase(), initial })
+            Ok(Command::Auth {
+                mechanism: mechanism.to_ascii_uppercase(),
+                initial,
+            })
         }
         _ => Err(CommandError::Unknown),
     }
@@ -108,7 +146,8 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     // Some clients put a space after the colon; accept it (RFC 5321 §4.1.1.2 does not, but nothing
     // is ambiguous about it).
-    head.eq_ignore_ascii_case(prefix).then(|| s[prefix.len()..].trim_start())
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| s[prefix.len()..].trim_start())
 }
 
 /// Splits `<path> params` at the closing bracket (a quoted localpart may hold '>').
@@ -143,7 +182,10 @@ pub fn parse_path(path: &str) -> Result<Address, CommandError> {
         .and_then(|p| p.strip_suffix('>'))
         .ok_or_else(|| CommandError::syntax("address must be in angle brackets"))?;
     let inner = if inner.starts_with('@') {
-        inner.split_once(':').map(|(_, m)| m).ok_or_else(|| CommandError::syntax("bad source route"))?
+        inner
+            .split_once(':')
+            .map(|(_, m)| m)
+            .ok_or_else(|| CommandError::syntax("bad source route"))?
     } else {
         inner
     };
@@ -167,17 +209,25 @@ pub fn parse_mailbox(s: &str) -> Result<Address, CommandError> {
                     end = Some(i);
                     break;
                 }
-                c if c.is_ascii_control() => return Err(CommandError::syntax("control character in localpart")),
+                c if c.is_ascii_control() => {
+                    return Err(CommandError::syntax("control character in localpart"));
+                }
                 c => value.push(c),
             }
         }
         let end = end.ok_or_else(|| CommandError::syntax("unterminated quoted localpart"))?;
         let rest = &quoted[end + 1..];
-        let domain = rest.strip_prefix('@').ok_or_else(|| CommandError::syntax("expected @ after localpart"))?;
+        let domain = rest
+            .strip_prefix('@')
+            .ok_or_else(|| CommandError::syntax("expected @ after localpart"))?;
         (value, domain)
     } else {
-        let (local, domain) = s.rsplit_once('@').ok_or_else(|| CommandError::syntax("address needs an @domain"))?;
-        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+        let (local, domain) = s
+            .rsplit_once('@')
+            .ok_or_else(|| CommandError::syntax("address needs an @domain"))?;
+        let atext = |c: char| {
+            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+        };
         if local.is_empty()
             || local.starts_with('.')
             || local.ends_with('.')
@@ -205,7 +255,10 @@ fn parse_mail_params(s: &str) -> Result<MailParams, CommandError> {
         };
         match (key.as_str(), value) {
             ("SIZE", Some(v)) => {
-                p.size = Some(v.parse().map_err(|_| CommandError::syntax(format!("bad SIZE value {v:?}")))?)
+                p.size = Some(
+                    v.parse()
+                        .map_err(|_| CommandError::syntax(format!("bad SIZE value {v:?}")))?,
+                )
             }
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => p.body_8bit = true,
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => p.body_8bit = false,
@@ -226,36 +279,109 @@ mod tests {
 
     #[test]
     fn commands() {
-        assert_eq!(parse_command(b"ehlo client.example").unwrap(), Command::Ehlo("client.example".into()));
+        assert_eq!(
+            parse_command(b"ehlo client.example").unwrap(),
+            Command::Ehlo("client.example".into())
+        );
         assert_eq!(
             parse_command(b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME").unwrap(),
-            Command::Mail { from: Some(addr("a@b.example")), params: MailParams { size: Some(100), body_8bit: true, smtputf8: false }, utf8: false }
+            Command::Mail {
+                from: Some(addr("a@b.example")),
+                params: MailParams {
+                    size: Some(100),
+                    body_8bit: true,
+                    smtputf8: false
+                },
+                utf8: false
+            }
         );
-        assert_eq!(parse_command(b"MAIL FROM:<>").unwrap(), Command::Mail { from: None, params: MailParams::default(), utf8: false });
-        assert_eq!(parse_command(b"mail from: <a@b.example>").unwrap(), Command::Mail { from: Some(addr("a@b.example")), params: MailParams::default(), utf8: false });
-        assert_eq!(parse_command(b"RCPT TO:<@relay.example:x@y.example>").unwrap(), Command::Rcpt { to: addr("x@y.example"), utf8: false });
-        assert_eq!(parse_command("RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>".as_bytes()).unwrap(), Command::Rcpt { to: addr("δοκιμή@παράδειγμα.δοκιμή"), utf8: true });
-        assert_eq!(parse_command(b"RCPT TO:<a@xn--mx-lka.example>").unwrap(), Command::Rcpt { to: addr("a@møx.example"), utf8: false });
+        assert_eq!(
+            parse_command(b"MAIL FROM:<>").unwrap(),
+            Command::Mail {
+                from: None,
+                params: MailParams::default(),
+                utf8: false
+            }
+        );
+        assert_eq!(
+            parse_command(b"mail from: <a@b.example>").unwrap(),
+            Command::Mail {
+                from: Some(addr("a@b.example")),
+                params: MailParams::default(),
+                utf8: false
+            }
+        );
+        assert_eq!(
+            parse_command(b"RCPT TO:<@relay.example:x@y.example>").unwrap(),
+            Command::Rcpt {
+                to: addr("x@y.example"),
+                utf8: false
+            }
+        );
+        assert_eq!(
+            parse_command("RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>".as_bytes()).unwrap(),
+            Command::Rcpt {
+                to: addr("δοκιμή@παράδειγμα.δοκιμή"),
+                utf8: true
+            }
+        );
+        assert_eq!(
+            parse_command(b"RCPT TO:<a@xn--mx-lka.example>").unwrap(),
+            Command::Rcpt {
+                to: addr("a@møx.example"),
+                utf8: false
+            }
+        );
         assert_eq!(parse_command(b"DATA").unwrap(), Command::Data);
-        assert_eq!(parse_command(b"AUTH plain AGEAYg==").unwrap(), Command::Auth { mechanism: "PLAIN".into(), initial: Some("AGEAYg==".into()) });
+        assert_eq!(
+            parse_command(b"AUTH plain AGEAYg==").unwrap(),
+            Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some("AGEAYg==".into())
+            }
+        );
     }
 
     #[test]
     fn quoted_localparts() {
-        let Command::Rcpt { to, .. } = parse_command(br#"RCPT TO:<"a b>\"c"@x.example>"#).unwrap() else { panic!() };
+        let Command::Rcpt { to, .. } = parse_command(br#"RCPT TO:<"a b>\"c"@x.example>"#).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(to.localpart.as_str(), "a b>\"c");
     }
 
     #[test]
     fn errors() {
         assert_eq!(parse_command(b"BLAH"), Err(CommandError::Unknown));
-        assert!(matches!(parse_command(b"MAIL FROM:a@b.example"), Err(CommandError::Syntax(_))));
-        assert!(matches!(parse_command(b"MAIL FROM:<a@b.example> FOO=1"), Err(CommandError::UnknownParameter(_))));
-        assert!(matches!(parse_command(b"RCPT TO:<a..b@x.example>"), Err(CommandError::Syntax(_))));
-        assert!(matches!(parse_command(b"RCPT TO:<a@[1.2.3.4]>"), Err(CommandError::Syntax(_))));
-        assert!(matches!(parse_command(b"RCPT TO:<postmaster>"), Err(CommandError::Syntax(_))));
-        assert!(matches!(parse_command(b"EHLO"), Err(CommandError::Syntax(_))));
-        assert!(matches!(parse_command(b"DATA now"), Err(CommandError::Syntax(_))));
+        assert!(matches!(
+            parse_command(b"MAIL FROM:a@b.example"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_command(b"MAIL FROM:<a@b.example> FOO=1"),
+            Err(CommandError::UnknownParameter(_))
+        ));
+        assert!(matches!(
+            parse_command(b"RCPT TO:<a..b@x.example>"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_command(b"RCPT TO:<a@[1.2.3.4]>"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_command(b"RCPT TO:<postmaster>"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_command(b"EHLO"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_command(b"DATA now"),
+            Err(CommandError::Syntax(_))
+        ));
         assert_eq!(parse_command(b"\xff\xfe"), Err(CommandError::NotUtf8));
     }
 }

@@ -68,7 +68,10 @@ impl DataReader {
                 self.pending_cr = false;
                 if b == b'\n' {
                     if self.cr_after_dot {
-                        return DataProgress { consumed: i + 1, done: true };
+                        return DataProgress {
+                            consumed: i + 1,
+                            done: true,
+                        };
                     }
                     self.emit(out, b"\r\n");
                     self.state = LineState::Start;
@@ -96,7 +99,10 @@ impl DataReader {
                 }
             }
         }
-        DataProgress { consumed: input.len(), done: false }
+        DataProgress {
+            consumed: input.len(),
+            done: false,
+        }
     }
 }
 

@@ -13,12 +13,20 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, status: (u8, u16, u16), text: impl Into<String>) -> Reply {
-        Reply { code, status: Some(status), lines: vec![text.into()] }
+        Reply {
+            code,
+            status: Some(status),
+            lines: vec![text.into()],
+        }
     }
 
     /// A reply without enhanced status code (greeting, EHLO, 354).
     pub fn plain(code: u16, lines: Vec<String>) -> Reply {
-        Reply { code, status: None, lines }
+        Reply {
+            code,
+            status: None,
+            lines,
+        }
     }
 
     pub fn is_positive(&self) -> bool {
@@ -38,7 +46,10 @@ impl fmt::Display for Reply {
             let sep = if i + 1 == n { ' ' } else { '-' };
             let text = self.lines.get(i).map(String::as_str).unwrap_or("");
             // A reply line never carries CR or LF from a value it quotes.
-            let text: String = text.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+            let text: String = text
+                .chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                .collect();
             match self.status {
                 Some((a, b, c)) => write!(f, "{}{sep}{a}.{b}.{c} {text}\r\n", self.code)?,
                 None => write!(f, "{}{sep}{text}\r\n", self.code)?,
@@ -54,8 +65,14 @@ mod tests {
 
     #[test]
     fn multiline_and_enhanced() {
-        let r = Reply::plain(250, vec!["mail.example".into(), "PIPELINING".into(), "SIZE 10".into()]);
-        assert_eq!(r.to_string(), "250-mail.example\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+        let r = Reply::plain(
+            250,
+            vec!["mail.example".into(), "PIPELINING".into(), "SIZE 10".into()],
+        );
+        assert_eq!(
+            r.to_string(),
+            "250-mail.example\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
+        );
         let r = Reply::new(550, (5, 1, 1), "no such user\r\nINJECT");
         assert_eq!(r.to_string(), "550 5.1.1 no such user  INJECT\r\n");
     }

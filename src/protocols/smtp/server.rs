@@ -38,7 +38,9 @@ pub struct SessionConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RcptDecision {
     /// Local delivery into this account.
-    Local { account: String },
+    Local {
+        account: String,
+    },
     Reject(Reply),
 }
 
@@ -231,7 +233,11 @@ impl Session {
         self.errors += 1;
         self.reply(reply);
         if self.errors >= MAX_ERRORS {
-            self.reply(Reply::new(421, (4, 7, 0), "too many errors, closing connection"));
+            self.reply(Reply::new(
+                421,
+                (4, 7, 0),
+                "too many errors, closing connection",
+            ));
             self.close();
         }
     }
@@ -245,9 +251,15 @@ impl Session {
     fn command(&mut self, line: &[u8], policy: &dyn Policy) {
         let cmd = match parse_command(line) {
             Ok(c) => c,
-            Err(CommandError::Unknown) => return self.bad(Reply::new(500, (5, 5, 2), "unknown command")),
+            Err(CommandError::Unknown) => {
+                return self.bad(Reply::new(500, (5, 5, 2), "unknown command"));
+            }
             Err(CommandError::UnknownParameter(p)) => {
-                return self.bad(Reply::new(555, (5, 5, 4), format!("unsupported parameter {p}")));
+                return self.bad(Reply::new(
+                    555,
+                    (5, 5, 4),
+                    format!("unsupported parameter {p}"),
+                ));
             }
             Err(e) => return self.bad(Reply::new(501, (5, 5, 4), e.to_string())),
         };
@@ -281,8 +293,16 @@ impl Session {
                 self.close();
             }
             // RFC 5321 §3.5.3: 252 when we will not verify but will accept mail for it.
-            Command::Vrfy => self.reply(Reply::new(252, (2, 5, 0), "not verifying addresses; try sending")),
-            Command::Help => self.reply(Reply::new(214, (2, 0, 0), "see RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT")),
+            Command::Vrfy => self.reply(Reply::new(
+                252,
+                (2, 5, 0),
+                "not verifying addresses; try sending",
+            )),
+            Command::Help => self.reply(Reply::new(
+                214,
+                (2, 0, 0),
+                "see RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT",
+            )),
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
         }
@@ -312,7 +332,11 @@ impl Session {
             return self.bad(Reply::new(503, (5, 5, 1), "send EHLO first"));
         }
         if self.transaction.is_some() {
-            return self.bad(Reply::new(503, (5, 5, 1), "already in a transaction, send RSET first"));
+            return self.bad(Reply::new(
+                503,
+                (5, 5, 1),
+                "already in a transaction, send RSET first",
+            ));
         }
         if self.config.submission && self.authenticated.is_none() {
             return self.reply(Reply::new(530, (5, 7, 0), "authentication required"));
@@ -320,7 +344,10 @@ impl Session {
         if let Some(size) = params.size
             && size > self.config.max_message_size
         {
-            let text = format!("message larger than the maximum of {} bytes", self.config.max_message_size);
+            let text = format!(
+                "message larger than the maximum of {} bytes",
+                self.config.max_message_size
+            );
             return self.reply(Reply::new(552, (5, 3, 4), text));
         }
         if (params.smtputf8 || params.body_8bit) && !self.esmtp {
@@ -328,9 +355,17 @@ impl Session {
         }
         if utf8 && !params.smtputf8 {
             // RFC 6531 §3.4.
-            return self.reply(Reply::new(553, (5, 6, 7), "non-ASCII address needs the SMTPUTF8 parameter"));
+            return self.reply(Reply::new(
+                553,
+                (5, 6, 7),
+                "non-ASCII address needs the SMTPUTF8 parameter",
+            ));
         }
-        self.transaction = Some(Transaction { mail_from: from, params, recipients: Vec::new() });
+        self.transaction = Some(Transaction {
+            mail_from: from,
+            params,
+            recipients: Vec::new(),
+        });
         self.reply(Reply::new(250, (2, 1, 0), "sender ok"));
     }
 
@@ -341,7 +376,11 @@ impl Session {
             return self.bad(Reply::new(503, (5, 5, 1), "send MAIL first"));
         };
         if utf8 && !t.params.smtputf8 {
-            return self.reply(Reply::new(553, (5, 6, 7), "non-ASCII address needs the SMTPUTF8 parameter on MAIL"));
+            return self.reply(Reply::new(
+                553,
+                (5, 6, 7),
+                "non-ASCII address needs the SMTPUTF8 parameter on MAIL",
+            ));
         }
         if t.recipients.len() >= max {
             // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
@@ -349,7 +388,10 @@ impl Session {
         }
         match policy.recipient(&to, authenticated.as_deref()) {
             RcptDecision::Local { account } => {
-                t.recipients.push(Recipient { address: to, account });
+                t.recipients.push(Recipient {
+                    address: to,
+                    account,
+                });
                 self.reply(Reply::new(250, (2, 1, 5), "recipient ok"));
             }
             RcptDecision::Reject(reply) => self.reply(reply),
@@ -359,10 +401,15 @@ impl Session {
     fn data(&mut self) {
         match &self.transaction {
             None => self.bad(Reply::new(503, (5, 5, 1), "send MAIL first")),
-            Some(t) if t.recipients.is_empty() => self.reply(Reply::new(554, (5, 5, 1), "no valid recipients")),
+            Some(t) if t.recipients.is_empty() => {
+                self.reply(Reply::new(554, (5, 5, 1), "no valid recipients"))
+            }
             Some(_) => {
                 self.phase = Phase::Data(DataReader::new(self.config.max_message_size));
-                self.reply(Reply::plain(354, vec!["end data with <CR><LF>.<CR><LF>".into()]));
+                self.reply(Reply::plain(
+                    354,
+                    vec!["end data with <CR><LF>.<CR><LF>".into()],
+                ));
             }
         }
     }
@@ -377,11 +424,18 @@ impl Session {
         };
         if reader.too_large() {
             self.actions.push_back(Action::DiscardData);
-            let text = format!("message larger than the maximum of {} bytes", self.config.max_message_size);
+            let text = format!(
+                "message larger than the maximum of {} bytes",
+                self.config.max_message_size
+            );
             self.reply(Reply::new(552, (5, 3, 4), text));
         } else if reader.bare_line_ending {
             self.actions.push_back(Action::DiscardData);
-            self.reply(Reply::new(554, (5, 6, 0), "bare CR or LF in message: lines must end in CRLF (RFC 5321 §2.3.8)"));
+            self.reply(Reply::new(
+                554,
+                (5, 6, 0),
+                "bare CR or LF in message: lines must end in CRLF (RFC 5321 §2.3.8)",
+            ));
         } else {
             self.phase = Phase::Waiting;
             self.actions.push_back(Action::Deliver(transaction));
@@ -420,7 +474,11 @@ impl Session {
 
     fn auth(&mut self, mechanism: &str, initial: Option<String>) {
         if !self.config.submission {
-            return self.bad(Reply::new(503, (5, 5, 1), "authentication not available here"));
+            return self.bad(Reply::new(
+                503,
+                (5, 5, 1),
+                "authentication not available here",
+            ));
         }
         if self.authenticated.is_some() {
             return self.bad(Reply::new(503, (5, 5, 1), "already authenticated"));
@@ -429,7 +487,11 @@ impl Session {
             return self.bad(Reply::new(503, (5, 5, 1), "not during a transaction"));
         }
         if !self.config.auth_allowed {
-            return self.reply(Reply::new(538, (5, 7, 11), "encryption required: use STARTTLS first"));
+            return self.reply(Reply::new(
+                538,
+                (5, 7, 11),
+                "encryption required: use STARTTLS first",
+            ));
         }
         let mut mech = match ServerMechanism::start(mechanism) {
             Ok(m) => m,
@@ -488,7 +550,11 @@ impl Session {
                 self.reply(Reply::new(235, (2, 7, 0), "authentication successful"));
             }
             // RFC 4954 §6.
-            None => self.bad(Reply::new(535, (5, 7, 8), "authentication credentials invalid")),
+            None => self.bad(Reply::new(
+                535,
+                (5, 7, 8),
+                "authentication credentials invalid",
+            )),
         }
     }
 }

@@ -4,14 +4,16 @@
 
 use heed::{Database, RoTxn, RwTxn};
 
+use crate::store::StoreError;
 use crate::store::codec::{Key, Rkyv};
 use crate::store::ids::MessageId;
 use crate::store::parts::Part;
-use crate::store::StoreError;
 
 pub const SCHEMA: u64 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Content {
     /// Header fields added at receipt (Received, Authentication-Results), before the file's bytes.
     pub prefix: Vec<u8>,
@@ -34,7 +36,12 @@ pub fn get(db: &ContentDb, txn: &RoTxn, id: MessageId) -> Result<Option<Content>
     Ok(db.get(txn, &id)?)
 }
 
-pub fn put(db: &ContentDb, txn: &mut RwTxn, id: MessageId, content: &Content) -> Result<(), StoreError> {
+pub fn put(
+    db: &ContentDb,
+    txn: &mut RwTxn,
+    id: MessageId,
+    content: &Content,
+) -> Result<(), StoreError> {
     db.put(txn, &id, content)?;
     Ok(())
 }

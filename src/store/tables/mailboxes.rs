@@ -3,9 +3,9 @@
 use heed::types::Str;
 use heed::{Database, RoTxn, RwTxn};
 
+use crate::store::StoreError;
 use crate::store::codec::{Key, Rkyv};
 use crate::store::ids::{MailboxId, ModSeq, Uid, UidValidity};
-use crate::store::StoreError;
 
 pub const SCHEMA: u64 = 1;
 

@@ -9,10 +9,10 @@
 use heed::types::Unit;
 use heed::{Database, RoTxn, RwTxn};
 
-use crate::store::codec::{be, FixedKey, Key, Rkyv};
+use crate::store::StoreError;
+use crate::store::codec::{FixedKey, Key, Rkyv, be};
 use crate::store::flags::Flags;
 use crate::store::ids::{MailboxId, MessageId, ModSeq, Uid};
-use crate::store::StoreError;
 
 pub const SCHEMA: u64 = 1;
 
@@ -84,7 +84,11 @@ impl FixedKey for ModSeqKey {
 impl FixedKey for (MailboxId, Uid) {
     const LEN: usize = 8;
     fn write(&self, out: &mut Vec<u8>) {
-        MessageKey { mailbox: self.0, uid: self.1 }.write(out)
+        MessageKey {
+            mailbox: self.0,
+            uid: self.1,
+        }
+        .write(out)
     }
     fn read(bytes: &[u8]) -> Option<Self> {
         MessageKey::read(bytes).map(|k| (k.mailbox, k.uid))
@@ -108,21 +112,40 @@ impl Messages {
         txn: &'t RoTxn,
         mailbox: MailboxId,
     ) -> Result<impl Iterator<Item = Result<Message, StoreError>> + 't, StoreError> {
-        let range = MessageKey { mailbox, uid: Uid(0) }..=MessageKey { mailbox, uid: Uid(u32::MAX) };
-        Ok(self.records.range(txn, &range)?.filter_map(|item| match item {
-            Ok((_, m)) if m.expunged => None,
-            Ok((_, m)) => Some(Ok(m)),
-            Err(e) => Some(Err(e.into())),
-        }))
+        let range = MessageKey {
+            mailbox,
+            uid: Uid(0),
+        }..=MessageKey {
+            mailbox,
+            uid: Uid(u32::MAX),
+        };
+        Ok(self
+            .records
+            .range(txn, &range)?
+            .filter_map(|item| match item {
+                Ok((_, m)) if m.expunged => None,
+                Ok((_, m)) => Some(Ok(m)),
+                Err(e) => Some(Err(e.into())),
+            }))
     }
 
     /// The live message with this uid, if any.
-    pub fn get_live(&self, txn: &RoTxn, mailbox: MailboxId, uid: Uid) -> Result<Option<Message>, StoreError> {
+    pub fn get_live(
+        &self,
+        txn: &RoTxn,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<Message>, StoreError> {
         Ok(self.get_any(txn, mailbox, uid)?.filter(|m| !m.expunged))
     }
 
     /// The message or tombstone with this uid.
-    fn get_any(&self, txn: &RoTxn, mailbox: MailboxId, uid: Uid) -> Result<Option<Message>, StoreError> {
+    fn get_any(
+        &self,
+        txn: &RoTxn,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<Message>, StoreError> {
         Ok(self.records.get(txn, &MessageKey { mailbox, uid })?)
     }
 
@@ -138,13 +161,23 @@ impl Messages {
         let Some(start) = since.0.checked_add(1) else {
             return Ok(Vec::new());
         };
-        let range = ModSeqKey { mailbox, modseq: ModSeq(start), uid: Uid(0) }
-            ..=ModSeqKey { mailbox, modseq: ModSeq(u64::MAX), uid: Uid(u32::MAX) };
+        let range = ModSeqKey {
+            mailbox,
+            modseq: ModSeq(start),
+            uid: Uid(0),
+        }..=ModSeqKey {
+            mailbox,
+            modseq: ModSeq(u64::MAX),
+            uid: Uid(u32::MAX),
+        };
         let mut out = Vec::new();
         for item in self.by_modseq.range(txn, &range)? {
             let (key, ()) = item?;
             let message = self.get_any(txn, mailbox, key.uid)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("by_modseq names missing message {mailbox}/{}", key.uid))
+                StoreError::Corrupt(format!(
+                    "by_modseq names missing message {mailbox}/{}",
+                    key.uid
+                ))
             })?;
             if with_expunged || !message.expunged {
                 out.push(message);
@@ -154,20 +187,43 @@ impl Messages {
     }
 
     /// Where the live message `id` is.
-    pub fn locate(&self, txn: &RoTxn, id: MessageId) -> Result<Option<(MailboxId, Uid)>, StoreError> {
+    pub fn locate(
+        &self,
+        txn: &RoTxn,
+        id: MessageId,
+    ) -> Result<Option<(MailboxId, Uid)>, StoreError> {
         Ok(self.by_id.get(txn, &id)?)
     }
 
     /// Writes `message`, keeping both indexes in step. `previous` is the record it replaces.
-    pub fn put(&self, txn: &mut RwTxn, message: &Message, previous: Option<&Message>) -> Result<(), StoreError> {
+    pub fn put(
+        &self,
+        txn: &mut RwTxn,
+        message: &Message,
+        previous: Option<&Message>,
+    ) -> Result<(), StoreError> {
         if let Some(p) = previous {
-            self.by_modseq.delete(txn, &ModSeqKey { mailbox: p.mailbox, modseq: p.modseq, uid: p.uid })?;
+            self.by_modseq.delete(
+                txn,
+                &ModSeqKey {
+                    mailbox: p.mailbox,
+                    modseq: p.modseq,
+                    uid: p.uid,
+                },
+            )?;
         }
-        let key = MessageKey { mailbox: message.mailbox, uid: message.uid };
+        let key = MessageKey {
+            mailbox: message.mailbox,
+            uid: message.uid,
+        };
         self.records.put(txn, &key, message)?;
         self.by_modseq.put(
             txn,
-            &ModSeqKey { mailbox: message.mailbox, modseq: message.modseq, uid: message.uid },
+            &ModSeqKey {
+                mailbox: message.mailbox,
+                modseq: message.modseq,
+                uid: message.uid,
+            },
             &(),
         )?;
         if message.expunged {
@@ -176,13 +232,19 @@ impl Messages {
                 self.by_id.delete(txn, &message.id)?;
             }
         } else {
-            self.by_id.put(txn, &message.id, &(message.mailbox, message.uid))?;
+            self.by_id
+                .put(txn, &message.id, &(message.mailbox, message.uid))?;
         }
         Ok(())
     }
 
     /// Reads the live message `uid` for changing it.
-    pub fn get_for_update(&self, txn: &RwTxn, mailbox: MailboxId, uid: Uid) -> Result<Option<Message>, StoreError> {
+    pub fn get_for_update(
+        &self,
+        txn: &RwTxn,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<Message>, StoreError> {
         self.get_live(txn, mailbox, uid)
     }
 }

@@ -2,40 +2,111 @@ use super::*;
 use crate::protocols::imap::types::*;
 
 fn kind(s: &str) -> CommandKind {
-    parse_command(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}")).kind
+    parse_command(s.as_bytes())
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .kind
 }
 
 #[test]
 fn simple_commands() {
-    assert_eq!(parse_command(b"a1 CAPABILITY").unwrap(), Command { tag: "a1".into(), kind: CommandKind::Capability });
-    assert_eq!(kind("x login mox@localhost \"mox\\\"pw\""), CommandKind::Login { username: "mox@localhost".into(), password: "mox\"pw".into() });
-    assert_eq!(kind("x LOGIN {3}\r\nmox {4+}\r\na b\""), CommandKind::Login { username: "mox".into(), password: "a b\"".into() });
-    assert_eq!(kind("x select INBOX (condstore)"), CommandKind::Select { mailbox: "INBOX".into(), condstore: true });
-    assert_eq!(kind("x EXAMINE \"Sent Items\""), CommandKind::Examine { mailbox: "Sent Items".into(), condstore: false });
+    assert_eq!(
+        parse_command(b"a1 CAPABILITY").unwrap(),
+        Command {
+            tag: "a1".into(),
+            kind: CommandKind::Capability
+        }
+    );
+    assert_eq!(
+        kind("x login mox@localhost \"mox\\\"pw\""),
+        CommandKind::Login {
+            username: "mox@localhost".into(),
+            password: "mox\"pw".into()
+        }
+    );
+    assert_eq!(
+        kind("x LOGIN {3}\r\nmox {4+}\r\na b\""),
+        CommandKind::Login {
+            username: "mox".into(),
+            password: "a b\"".into()
+        }
+    );
+    assert_eq!(
+        kind("x select INBOX (condstore)"),
+        CommandKind::Select {
+            mailbox: "INBOX".into(),
+            condstore: true
+        }
+    );
+    assert_eq!(
+        kind("x EXAMINE \"Sent Items\""),
+        CommandKind::Examine {
+            mailbox: "Sent Items".into(),
+            condstore: false
+        }
+    );
 }
 
 #[test]
 fn fetch() {
-    let CommandKind::Fetch { uid, set, items, changed_since } = kind("a UID FETCH 1:*,7 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (Subject From)]<0.100> MODSEQ) (CHANGEDSINCE 12)") else {
+    let CommandKind::Fetch {
+        uid,
+        set,
+        items,
+        changed_since,
+    } = kind(
+        "a UID FETCH 1:*,7 (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (Subject From)]<0.100> MODSEQ) (CHANGEDSINCE 12)",
+    )
+    else {
         panic!()
     };
     assert!(uid);
-    assert_eq!(set, SeqSet(vec![(SeqNum::Value(1), SeqNum::Star), (SeqNum::Value(7), SeqNum::Value(7))]));
+    assert_eq!(
+        set,
+        SeqSet(vec![
+            (SeqNum::Value(1), SeqNum::Star),
+            (SeqNum::Value(7), SeqNum::Value(7))
+        ])
+    );
     assert_eq!(changed_since, Some(12));
     assert_eq!(items[0], FetchItem::Uid);
     assert_eq!(
         items[2],
         FetchItem::Body {
-            section: Section { part: vec![1, 2], spec: Some(SectionPart::HeaderFields(vec!["Subject".into(), "From".into()])) },
+            section: Section {
+                part: vec![1, 2],
+                spec: Some(SectionPart::HeaderFields(vec![
+                    "Subject".into(),
+                    "From".into()
+                ]))
+            },
             partial: Some((0, 100)),
             peek: true,
             rfc822: None
         }
     );
-    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 FAST") else { panic!() };
-    assert_eq!(items, [FetchItem::Flags, FetchItem::InternalDate, FetchItem::Rfc822Size]);
-    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 body[]") else { panic!() };
-    assert_eq!(items, [FetchItem::Body { section: Section::default(), partial: None, peek: false, rfc822: None }]);
+    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 FAST") else {
+        panic!()
+    };
+    assert_eq!(
+        items,
+        [
+            FetchItem::Flags,
+            FetchItem::InternalDate,
+            FetchItem::Rfc822Size
+        ]
+    );
+    let CommandKind::Fetch { items, .. } = kind("a FETCH 1 body[]") else {
+        panic!()
+    };
+    assert_eq!(
+        items,
+        [FetchItem::Body {
+            section: Section::default(),
+            partial: None,
+            peek: false,
+            rfc822: None
+        }]
+    );
 }
 
 #[test]
@@ -52,7 +123,13 @@ fn store() {
             keywords: vec!["custom".into()],
         }
     );
-    assert!(matches!(kind("a STORE 1 FLAGS \\Deleted"), CommandKind::Store { action: StoreAction::Replace, .. }));
+    assert!(matches!(
+        kind("a STORE 1 FLAGS \\Deleted"),
+        CommandKind::Store {
+            action: StoreAction::Replace,
+            ..
+        }
+    ));
     assert!(parse_command(b"a STORE 1 FLAGS (\\Recent)").is_err());
     assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
 }
@@ -81,7 +158,10 @@ fn random_input_never_panics() {
         seed ^= seed << 17;
         seed
     };
-    let words: [&[u8]; 16] = [b"a ", b"UID ", b"FETCH ", b"STORE ", b"1:*", b"(", b")", b"BODY[", b"]", b"<0.5>", b"{3}\r\n", b"\"", b"\\", b" ", b"FLAGS", b"LOGIN "];
+    let words: [&[u8]; 16] = [
+        b"a ", b"UID ", b"FETCH ", b"STORE ", b"1:*", b"(", b")", b"BODY[", b"]", b"<0.5>",
+        b"{3}\r\n", b"\"", b"\\", b" ", b"FLAGS", b"LOGIN ",
+    ];
     for _ in 0..20_000 {
         let mut input = Vec::new();
         for _ in 0..(next() % 12) {

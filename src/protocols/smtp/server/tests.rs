@@ -7,7 +7,9 @@ struct LocalOnly;
 impl Policy for LocalOnly {
     fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
         if rcpt.domain.ascii() == "example.com" && rcpt.localpart.as_str() != "nobody" {
-            RcptDecision::Local { account: "mjl".into() }
+            RcptDecision::Local {
+                account: "mjl".into(),
+            }
         } else {
             RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"))
         }
@@ -54,7 +56,8 @@ impl T {
                 }
                 Action::Deliver(t) => {
                     self.delivered.push(t);
-                    self.s.delivery_result(Reply::new(250, (2, 0, 0), "delivered"));
+                    self.s
+                        .delivery_result(Reply::new(250, (2, 0, 0), "delivered"));
                 }
                 Action::Authenticate(c) => {
                     let ok = c.username == "mjl@example.com" && c.password == "secret";
@@ -71,36 +74,75 @@ impl T {
 #[test]
 fn delivers_a_pipelined_transaction() {
     let mut t = T::new(false);
-    assert_eq!(t.s.greeting().to_string(), "220 mx.example.com ESMTP moxide\r\n");
+    assert_eq!(
+        t.s.greeting().to_string(),
+        "220 mx.example.com ESMTP moxide\r\n"
+    );
     let ehlo = t.send("EHLO client.example\r\n");
-    assert!(ehlo.starts_with("250-mx.example.com\r\n250-PIPELINING\r\n"), "{ehlo}");
-    assert!(ehlo.contains("250-SIZE 100\r\n") && ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"), "{ehlo}");
+    assert!(
+        ehlo.starts_with("250-mx.example.com\r\n250-PIPELINING\r\n"),
+        "{ehlo}"
+    );
+    assert!(
+        ehlo.contains("250-SIZE 100\r\n") && ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+        "{ehlo}"
+    );
     let out = t.send("MAIL FROM:<a@sender.example>\r\nRCPT TO:<mjl@example.com>\r\nRCPT TO:<nobody@example.com>\r\nDATA\r\n");
     assert_eq!(
         out,
         "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n550 5.1.1 no such user\r\n354 end data with <CR><LF>.<CR><LF>\r\n"
     );
     let out = t.send("Subject: hi\r\n\r\n..line\r\n.\r\nQUIT\r\n");
-    assert_eq!(out, "250 2.0.0 delivered\r\n221 2.0.0 mx.example.com closing connection\r\n");
+    assert_eq!(
+        out,
+        "250 2.0.0 delivered\r\n221 2.0.0 mx.example.com closing connection\r\n"
+    );
     assert_eq!(t.spooled, b"Subject: hi\r\n\r\n.line\r\n");
     assert_eq!(t.delivered.len(), 1);
     assert_eq!(t.delivered[0].recipients.len(), 1);
-    assert_eq!(t.delivered[0].mail_from.as_ref().unwrap().to_string(), "a@sender.example");
+    assert_eq!(
+        t.delivered[0].mail_from.as_ref().unwrap().to_string(),
+        "a@sender.example"
+    );
     assert!(t.closed);
 }
 
 #[test]
 fn sequence_errors_and_recovery() {
     let mut t = T::new(false);
-    assert_eq!(t.send("MAIL FROM:<a@b.example>\r\n"), "503 5.5.1 send EHLO first\r\n");
-    assert_eq!(t.send("EHLO x\r\nRCPT TO:<mjl@example.com>\r\n").lines().last().unwrap(), "503 5.5.1 send MAIL first");
+    assert_eq!(
+        t.send("MAIL FROM:<a@b.example>\r\n"),
+        "503 5.5.1 send EHLO first\r\n"
+    );
+    assert_eq!(
+        t.send("EHLO x\r\nRCPT TO:<mjl@example.com>\r\n")
+            .lines()
+            .last()
+            .unwrap(),
+        "503 5.5.1 send MAIL first"
+    );
     assert_eq!(t.send("DATA\r\n"), "503 5.5.1 send MAIL first\r\n");
-    assert_eq!(t.send("MAIL FROM:<>\r\nDATA\r\n"), "250 2.1.0 sender ok\r\n554 5.5.1 no valid recipients\r\n");
-    assert_eq!(t.send("MAIL FROM:<>\r\n"), "503 5.5.1 already in a transaction, send RSET first\r\n");
-    assert_eq!(t.send("RSET\r\nNOOP\r\n"), "250 2.0.0 reset\r\n250 2.0.0 ok\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<>\r\nDATA\r\n"),
+        "250 2.1.0 sender ok\r\n554 5.5.1 no valid recipients\r\n"
+    );
+    assert_eq!(
+        t.send("MAIL FROM:<>\r\n"),
+        "503 5.5.1 already in a transaction, send RSET first\r\n"
+    );
+    assert_eq!(
+        t.send("RSET\r\nNOOP\r\n"),
+        "250 2.0.0 reset\r\n250 2.0.0 ok\r\n"
+    );
     assert_eq!(t.send("BOGUS\r\n"), "500 5.5.2 unknown command\r\n");
-    assert_eq!(t.send("MAIL FROM:<a@b.example> X=1\r\n"), "555 5.5.4 unsupported parameter X=1\r\n");
-    assert_eq!(t.send("MAIL FROM:<a@b.example> SIZE=101\r\n"), "552 5.3.4 message larger than the maximum of 100 bytes\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<a@b.example> X=1\r\n"),
+        "555 5.5.4 unsupported parameter X=1\r\n"
+    );
+    assert_eq!(
+        t.send("MAIL FROM:<a@b.example> SIZE=101\r\n"),
+        "552 5.3.4 message larger than the maximum of 100 bytes\r\n"
+    );
     assert!(!t.closed);
 }
 
@@ -108,7 +150,8 @@ fn sequence_errors_and_recovery() {
 fn recipient_limit() {
     let mut t = T::new(false);
     t.send("EHLO x\r\nMAIL FROM:<>\r\n");
-    let out = t.send("RCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\n");
+    let out =
+        t.send("RCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\n");
     assert!(out.ends_with("452 4.5.3 too many recipients\r\n"), "{out}");
 }
 
@@ -117,7 +160,10 @@ fn too_large_message_is_refused_and_not_delivered() {
     let mut t = T::new(false);
     t.send("EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nDATA\r\n");
     let big = format!("{}\r\n.\r\n", "x".repeat(200));
-    assert_eq!(t.send(&big), "552 5.3.4 message larger than the maximum of 100 bytes\r\n");
+    assert_eq!(
+        t.send(&big),
+        "552 5.3.4 message larger than the maximum of 100 bytes\r\n"
+    );
     assert_eq!(t.discarded, 1);
     assert!(t.delivered.is_empty());
     // The session goes on.
@@ -137,11 +183,23 @@ fn bare_lf_message_is_refused() {
 fn smtputf8_is_needed_for_non_ascii() {
     let mut t = T::new(false);
     t.send("EHLO x\r\n");
-    assert_eq!(t.send("MAIL FROM:<δ@example.org>\r\n"), "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter\r\n");
-    assert_eq!(t.send("MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 sender ok\r\n");
-    assert!(t.send("RCPT TO:<δ@example.com>\r\n").starts_with("553 5.6.7"));
+    assert_eq!(
+        t.send("MAIL FROM:<δ@example.org>\r\n"),
+        "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter\r\n"
+    );
+    assert_eq!(
+        t.send("MAIL FROM:<a@example.org>\r\n"),
+        "250 2.1.0 sender ok\r\n"
+    );
+    assert!(
+        t.send("RCPT TO:<δ@example.com>\r\n")
+            .starts_with("553 5.6.7")
+    );
     t.send("RSET\r\n");
-    assert_eq!(t.send("MAIL FROM:<δ@example.org> SMTPUTF8\r\nRCPT TO:<δ@example.com>\r\n"), "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<δ@example.org> SMTPUTF8\r\nRCPT TO:<δ@example.com>\r\n"),
+        "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n"
+    );
 }
 
 #[test]
@@ -160,15 +218,27 @@ fn submission_requires_auth() {
     let mut t = T::new(true);
     let ehlo = t.send("EHLO x\r\n");
     assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
-    assert_eq!(t.send("MAIL FROM:<mjl@example.com>\r\n"), "530 5.7.0 authentication required\r\n");
-    assert_eq!(t.send("AUTH PLAIN AG1qbEBleGFtcGxlLmNvbQB3cm9uZw==\r\n"), "535 5.7.8 authentication credentials invalid\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<mjl@example.com>\r\n"),
+        "530 5.7.0 authentication required\r\n"
+    );
+    assert_eq!(
+        t.send("AUTH PLAIN AG1qbEBleGFtcGxlLmNvbQB3cm9uZw==\r\n"),
+        "535 5.7.8 authentication credentials invalid\r\n"
+    );
     assert_eq!(t.send("AUTH PLAIN\r\n"), "334 \r\n");
     assert_eq!(t.send("*\r\n"), "501 5.0.0 authentication cancelled\r\n");
     assert_eq!(t.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
     assert_eq!(t.send("bWpsQGV4YW1wbGUuY29t\r\n"), "334 UGFzc3dvcmQ6\r\n");
-    assert_eq!(t.send("c2VjcmV0\r\n"), "235 2.7.0 authentication successful\r\n");
+    assert_eq!(
+        t.send("c2VjcmV0\r\n"),
+        "235 2.7.0 authentication successful\r\n"
+    );
     assert_eq!(t.s.authenticated(), Some("mjl"));
-    assert_eq!(t.send("MAIL FROM:<mjl@example.com>\r\n"), "250 2.1.0 sender ok\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<mjl@example.com>\r\n"),
+        "250 2.1.0 sender ok\r\n"
+    );
 }
 
 #[test]
@@ -178,7 +248,10 @@ fn starttls_drops_pipelined_plaintext_and_resets() {
     let out = t.send("STARTTLS\r\nMAIL FROM:<injected@x.example>\r\n");
     assert_eq!(out, "220 2.0.0 ready to start TLS\r\n");
     assert!(t.s.is_tls());
-    assert_eq!(t.send("MAIL FROM:<a@b.example>\r\n"), "503 5.5.1 send EHLO first\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<a@b.example>\r\n"),
+        "503 5.5.1 send EHLO first\r\n"
+    );
     let ehlo = t.send("EHLO x\r\n");
     assert!(!ehlo.contains("STARTTLS"));
 }
@@ -192,7 +265,20 @@ fn random_input_never_panics() {
         seed ^= seed << 17;
         seed
     };
-    let words: [&[u8]; 12] = [b"EHLO x\r\n", b"MAIL FROM:<", b"RCPT TO:<", b">\r\n", b"DATA\r\n", b".\r\n", b"\r\n", b"\n", b"AUTH PLAIN", b"@", b"\"", b"\xff"];
+    let words: [&[u8]; 12] = [
+        b"EHLO x\r\n",
+        b"MAIL FROM:<",
+        b"RCPT TO:<",
+        b">\r\n",
+        b"DATA\r\n",
+        b".\r\n",
+        b"\r\n",
+        b"\n",
+        b"AUTH PLAIN",
+        b"@",
+        b"\"",
+        b"\xff",
+    ];
     for _ in 0..2000 {
         let mut t = T::new(next() % 2 == 0);
         let mut input = Vec::new();
