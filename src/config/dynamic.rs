@@ -161,13 +161,15 @@ impl DynamicFile {
                         problems.add(&akey, "empty localpart")
                     }
                     Ok(addr) => {
-                        if let Some(other) =
-                            config.addresses.insert(addr.lookup_key(), name.clone())
-                        {
-                            problems.add(
+                        match config.addresses.insert(addr.lookup_key(), name.clone()) {
+                            Some(other) if other == name => {
+                                problems.add(&akey, format!("address {addr} is listed twice"))
+                            }
+                            Some(other) => problems.add(
                                 &akey,
                                 format!("address {addr} also belongs to account {other}"),
-                            );
+                            ),
+                            None => {}
                         }
                         addresses.push(addr);
                     }

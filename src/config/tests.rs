@@ -172,7 +172,15 @@ fn example_configs_are_valid() {
 #[test]
 fn same_address_twice_in_one_account() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "domains.toml", "[domains.\"x.org\"]\n[accounts.a]\ndomain = \"x.org\"\naddresses = [\"a\", \"A@x.org\"]\n");
+    let file = write(
+        dir.path(),
+        "domains.toml",
+        "[domains.\"x.org\"]\n[accounts.a]\ndomain = \"x.org\"\naddresses = [\"a\", \"A@x.org\"]\n",
+    );
     let err = load_dynamic(&file).unwrap_err();
-    assert!(err.to_string().ends_with("accounts.a.addresses[1]: address A@x.org is listed twice"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("accounts.a.addresses[1]: address A@x.org is listed twice"),
+        "{err}"
+    );
 }
