@@ -315,3 +315,91 @@ impl Handler<UnwatchMailbox> for AccountActor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::files::MessageSource;
+    use crate::store::{Content, Flags, Uid};
+    use futures_util::future::join_all;
+
+    fn message(i: usize) -> NewMessage {
+        let raw = format!("Subject: {i}\r\n\r\nbody {i}\r\n").into_bytes();
+        NewMessage {
+            mailbox: "INBOX".into(),
+            content: Content {
+                prefix: Vec::new(),
+                file_size: raw.len() as u64,
+                parts: crate::store::parts::parse(&raw),
+            },
+            source: MessageSource::Bytes(Arc::new(raw)),
+            flags: Flags::empty(),
+            keywords: Vec::new(),
+            received: 0,
+        }
+    }
+
+    #[actix_rt::test]
+    async fn concurrent_deliveries_get_strictly_increasing_modseqs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(AccountStore::open(&dir.path().join("mox"), "mox").unwrap());
+        let addr = AccountActor::new("mox".into(), store.clone()).start();
+        let n = 300;
+        let results = join_all((0..n).map(|i| addr.send(DeliverMessage(message(i))))).await;
+        let mut delivered: Vec<Delivered> =
+            results.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        delivered.sort_by_key(|d| d.uid);
+        assert_eq!(delivered.len(), n);
+        for (i, pair) in delivered.windows(2).enumerate() {
+            assert_eq!(pair[0].uid, Uid(i as u32 + 1));
+            assert!(
+                pair[1].modseq > pair[0].modseq,
+                "modseqs not strictly increasing in uid order: {pair:?}"
+            );
+            assert_ne!(pair[0].id, pair[1].id);
+        }
+        // What the actor answered is what is committed.
+        let r = store.read().unwrap();
+        let inbox = r.mailbox("INBOX").unwrap().unwrap();
+        assert_eq!(inbox.counts.total as usize, n);
+        assert_eq!(inbox.highest_modseq, delivered.last().unwrap().modseq);
+        for d in &delivered {
+            let m = r.message(inbox.id, d.uid).unwrap().unwrap();
+            assert_eq!((m.modseq, m.createseq, m.id), (d.modseq, d.modseq, d.id));
+            let body = std::fs::read(r.message_path(m.id)).unwrap();
+            assert!(body.starts_with(b"Subject: "));
+        }
+    }
+
+    #[actix_rt::test]
+    async fn password_change_is_not_blocked_by_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(AccountStore::open(&dir.path().join("mox"), "mox").unwrap());
+        let addr = AccountActor::new("mox".into(), store.clone()).start();
+        // A long-lived read transaction, as an IMAP session holds during a FETCH.
+        let reader = store.read().unwrap();
+        let secrets = crate::auth::PasswordSecrets::derive("new").unwrap();
+        let set = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            addr.send(SetPassword(secrets)),
+        );
+        set.await
+            .expect("set password waited on a reader")
+            .unwrap()
+            .unwrap();
+        assert!(
+            reader.password().unwrap().is_none(),
+            "the old snapshot stays consistent"
+        );
+        drop(reader);
+        assert!(
+            store
+                .read()
+                .unwrap()
+                .password()
+                .unwrap()
+                .unwrap()
+                .verify("new")
+        );
+    }
+}
