@@ -9,3 +9,4 @@ pub mod logging;
 pub mod metrics;
 pub mod protocols;
 pub mod store;
+pub mod tls;

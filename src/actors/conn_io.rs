@@ -1,24 +1,41 @@
 //! The I/O side of a connection actor: a loop that owns the socket, hands what it reads to the
 //! actor as [`Input`] and writes what the actor answers. The actor holds the protocol session;
-//! this loop holds the bytes. Reading pauses while the actor works on a command, so a client
-//! cannot make it buffer without bound.
+//! this loop holds the bytes, and swaps them to TLS (at once for implicit TLS, or when the actor
+//! asks after STARTTLS). Reading pauses while the actor works on a command, so a client cannot
+//! make it buffer without bound.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// Longest a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes read from the client.
 #[derive(Message)]
 #[rtype(result = "Output")]
 pub struct Input(pub Vec<u8>);
 
-/// What to write back, and whether to close afterwards.
+/// TLS is established after a STARTTLS; the actor answers with anything to send.
+#[derive(Message)]
+#[rtype(result = "Output")]
+pub struct TlsStarted;
+
+/// What to write back, and what to do afterwards.
 #[derive(Debug, Default)]
 pub struct Output {
     pub bytes: Vec<u8>,
     pub close: bool,
+    /// Start TLS once `bytes` (the "go ahead" reply) are written.
+    pub start_tls: bool,
 }
 
 /// Why the connection ended, told to the actor so it can log and clean up.
@@ -26,42 +43,130 @@ pub struct Output {
 #[rtype(result = "()")]
 pub struct Closed(pub &'static str);
 
-/// Runs the connection: writes `greeting`, then reads and answers until one side closes or the
-/// client is idle for `idle` (when `idle_bytes` are written first, e.g. a BYE).
-pub async fn run<A>(
-    addr: Addr<A>,
-    mut stream: TcpStream,
-    greeting: Vec<u8>,
-    idle: Duration,
-    idle_bytes: Vec<u8>,
-) where
-    A: Actor + Handler<Input> + Handler<Closed>,
-    A::Context: actix::dev::ToEnvelope<A, Input> + actix::dev::ToEnvelope<A, Closed>,
+/// How a connection begins.
+pub struct Setup {
+    /// Bytes the server sends first.
+    pub greeting: Vec<u8>,
+    /// For implicit TLS (RFC 8314): handshake before the greeting. Otherwise the acceptor for a
+    /// later STARTTLS, if TLS is configured.
+    pub tls: Option<TlsAcceptor>,
+    pub implicit_tls: bool,
+    /// Close after this long without input, sending `idle_bytes` first.
+    pub idle: Duration,
+    pub idle_bytes: Vec<u8>,
+}
+
+/// A plain or TLS connection.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+async fn handshake(acceptor: &TlsAcceptor, tcp: TcpStream) -> Option<Stream> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
+        _ => None,
+    }
+}
+
+async fn write(stream: &mut Stream, bytes: &[u8]) -> bool {
+    bytes.is_empty() || (stream.write_all(bytes).await.is_ok() && stream.flush().await.is_ok())
+}
+
+/// Runs the connection until one side closes it or the client is idle too long.
+pub async fn run<A>(addr: Addr<A>, tcp: TcpStream, setup: Setup)
+where
+    A: Actor + Handler<Input> + Handler<TlsStarted> + Handler<Closed>,
+    A::Context: ToEnvelope<A, Input> + ToEnvelope<A, TlsStarted> + ToEnvelope<A, Closed>,
 {
     let reason = async {
-        if stream.write_all(&greeting).await.is_err() {
+        let mut stream = match (&setup.tls, setup.implicit_tls) {
+            (Some(acceptor), true) => match handshake(acceptor, tcp).await {
+                Some(s) => s,
+                None => return "tls handshake failed",
+            },
+            _ => Stream::Plain(tcp),
+        };
+        if !write(&mut stream, &setup.greeting).await {
             return "write error";
         }
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            let n = match tokio::time::timeout(setup.idle, stream.read(&mut buf)).await {
                 Err(_) => {
-                    let _ = stream.write_all(&idle_bytes).await;
+                    write(&mut stream, &setup.idle_bytes).await;
                     return "idle timeout";
                 }
                 Ok(Err(_)) => return "read error",
                 Ok(Ok(0)) => return "closed by client",
                 Ok(Ok(n)) => n,
             };
-            let Ok(out) = addr.send(Input(buf[..n].to_vec())).await else {
+            let Ok(mut out) = addr.send(Input(buf[..n].to_vec())).await else {
                 return "session ended";
             };
-            if !out.bytes.is_empty() && stream.write_all(&out.bytes).await.is_err() {
-                return "write error";
-            }
-            if out.close {
-                let _ = stream.shutdown().await;
-                return "closed by server";
+            loop {
+                if !write(&mut stream, &out.bytes).await {
+                    return "write error";
+                }
+                if out.close {
+                    let _ = stream.shutdown().await;
+                    return "closed by server";
+                }
+                if !out.start_tls {
+                    break;
+                }
+                // RFC 3207 §4 / RFC 9051 §6.2.1: the handshake starts right after the go-ahead.
+                let (Stream::Plain(tcp), Some(acceptor)) = (stream, &setup.tls) else {
+                    return "tls requested twice";
+                };
+                stream = match handshake(acceptor, tcp).await {
+                    Some(s) => s,
+                    None => return "tls handshake failed",
+                };
+                out = match addr.send(TlsStarted).await {
+                    Ok(o) => o,
+                    Err(_) => return "session ended",
+                };
             }
         }
     }

@@ -12,8 +12,9 @@ use actix_rt::ArbiterHandle;
 use super::Services;
 use super::imap_conn::ImapConn;
 use super::smtp_conn::SmtpConn;
-use crate::config::{ListenerConfig, Protocol};
+use crate::config::ListenerConfig;
 use crate::metrics;
+use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
 #[error("listening on {address} for {protocol} (listener {name}): {error}{hint}")]
@@ -30,10 +31,15 @@ pub struct Bound {
     pub config: Arc<ListenerConfig>,
     pub socket: std::net::TcpListener,
     pub address: SocketAddr,
+    /// The certificate of this listener, for STARTTLS or implicit TLS.
+    pub tls: Option<TlsAcceptor>,
 }
 
-/// Binds every configured listener.
-pub fn bind_all(listeners: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
+/// Binds every configured listener; `tls` gives each its certificate.
+pub fn bind_all(
+    listeners: &[ListenerConfig],
+    tls: impl Fn(&ListenerConfig) -> Option<TlsAcceptor>,
+) -> Result<Vec<Bound>, BindError> {
     listeners
         .iter()
         .map(|l| {
@@ -60,6 +66,7 @@ pub fn bind_all(listeners: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
                 config: Arc::new(l.clone()),
                 socket,
                 address,
+                tls: tls(l),
             })
         })
         .collect()
@@ -95,7 +102,7 @@ pub async fn accept_loop(bound: Bound, services: Arc<Services>, workers: Arc<Vec
             }
         };
         let worker = &workers[next.fetch_add(1, Ordering::Relaxed) % workers.len()];
-        let (services, config) = (services.clone(), bound.config.clone());
+        let (services, config, tls) = (services.clone(), bound.config.clone(), bound.tls.clone());
         worker.spawn(async move {
             // Registered with this worker's reactor, where the actor runs.
             let stream = match tokio::net::TcpStream::from_std(std_stream) {
@@ -105,13 +112,10 @@ pub async fn accept_loop(bound: Bound, services: Arc<Services>, workers: Arc<Vec
                     return;
                 }
             };
-            match config.protocol {
-                Protocol::Smtp | Protocol::Submission => {
-                    SmtpConn::new(services, config, stream, remote).start();
-                }
-                Protocol::Imap => {
-                    ImapConn::new(services, stream, remote).start();
-                }
+            if config.protocol.is_imap() {
+                ImapConn::new(services, config, tls, stream, remote).start();
+            } else {
+                SmtpConn::new(services, config, tls, stream, remote).start();
             }
         });
     }

@@ -13,10 +13,10 @@ use tokio::net::TcpStream;
 
 use super::Services;
 use super::account::DeliverMessage;
-use super::conn_io::{self, Closed, Input, Output};
+use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
 use super::registry::OpenAccount;
 use crate::address::Address;
-use crate::config::{ListenerConfig, Mode, Protocol};
+use crate::config::{ListenerConfig, Mode};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{
     Action, Policy, RcptDecision, Session, SessionConfig, Transaction,
@@ -36,6 +36,7 @@ pub struct SmtpConn {
     remote: SocketAddr,
     session: Session,
     stream: Option<TcpStream>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     spool: Option<Spool>,
     /// Set when writing the spool failed: the transaction answers 451 at its end.
     spool_error: Option<String>,
@@ -45,26 +46,32 @@ impl SmtpConn {
     pub fn new(
         services: Arc<Services>,
         listener: Arc<ListenerConfig>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         stream: TcpStream,
         remote: SocketAddr,
     ) -> SmtpConn {
-        let submission = listener.protocol == Protocol::Submission;
+        let implicit_tls = listener.protocol.implicit_tls();
         let config = SessionConfig {
             hostname: listener.hostname.ascii().to_string(),
             max_message_size: listener.max_message_size,
             max_recipients: MAX_RECIPIENTS,
-            submission,
-            starttls_available: false,
-            // Without TLS, plain-text authentication only from this machine.
+            submission: listener.protocol.is_submission(),
+            starttls_available: tls.is_some() && !implicit_tls,
+            // Plain-text passwords only over TLS, or from this machine.
             auth_allowed: remote.ip().is_loopback(),
         };
+        let mut session = Session::new(config);
+        if implicit_tls {
+            session.tls_started();
+        }
         SmtpConn {
             services,
             listener,
             cid: super::next_cid(),
             remote,
-            session: Session::new(config),
+            session,
             stream: Some(stream),
+            tls,
             spool: None,
             spool_error: None,
         }
@@ -74,7 +81,7 @@ impl SmtpConn {
         RecipientPolicy {
             dynamic: self.services.config.dynamic(),
             mode: self.services.config.mode.clone(),
-            submission: self.listener.protocol == Protocol::Submission,
+            submission: self.listener.protocol.is_submission(),
         }
     }
 
@@ -164,14 +171,19 @@ impl SmtpConn {
                     }));
                 }
                 Action::StartTls => {
-                    // Not offered without a certificate; the session never asks.
-                    self.session.tls_started();
+                    return Box::pin(fut::ready(Output {
+                        bytes: out,
+                        close,
+                        start_tls: true,
+                    }));
                 }
             }
         }
+        let close = close || self.session.is_closed();
         Box::pin(fut::ready(Output {
             bytes: out,
-            close: close || self.session.is_closed(),
+            close,
+            start_tls: false,
         }))
     }
 
@@ -182,6 +194,7 @@ impl SmtpConn {
             helo: self.session.helo().unwrap_or("unknown").to_string(),
             hostname: self.listener.hostname.ascii().to_string(),
             esmtp: self.session.esmtp(),
+            tls: self.session.is_tls(),
             authenticated: self.session.authenticated().is_some(),
         }
     }
@@ -196,11 +209,14 @@ impl Actor for SmtpConn {
             ctx.stop();
             return;
         };
-        let greeting = self.session.greeting().to_bytes();
-        let idle = Reply::new(421, (4, 4, 2), "idle too long, closing connection").to_bytes();
-        ctx.spawn(
-            conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self),
-        );
+        let setup = Setup {
+            greeting: self.session.greeting().to_bytes(),
+            tls: self.tls.clone(),
+            implicit_tls: self.listener.protocol.implicit_tls(),
+            idle: IDLE_TIMEOUT,
+            idle_bytes: Reply::new(421, (4, 4, 2), "idle too long, closing connection").to_bytes(),
+        };
+        ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }
 }
 
@@ -209,6 +225,16 @@ impl Handler<Input> for SmtpConn {
 
     fn handle(&mut self, Input(bytes): Input, _: &mut Context<Self>) -> Self::Result {
         self.session.receive(&bytes);
+        self.drive(Vec::new())
+    }
+}
+
+impl Handler<TlsStarted> for SmtpConn {
+    type Result = ResponseActFuture<Self, Output>;
+
+    fn handle(&mut self, _: TlsStarted, _: &mut Context<Self>) -> Self::Result {
+        tracing::debug!(cid = self.cid, "tls started");
+        self.session.tls_started();
         self.drive(Vec::new())
     }
 }
@@ -267,6 +293,7 @@ struct Trace {
     helo: String,
     hostname: String,
     esmtp: bool,
+    tls: bool,
     authenticated: bool,
 }
 
@@ -282,6 +309,9 @@ fn received_header(t: &Trace, smtputf8: bool, rcpts: &[&Address], now: i64) -> V
         "SMTP"
     }
     .to_string();
+    if t.tls {
+        with.push('S');
+    }
     if t.authenticated {
         with.push('A');
     }
@@ -422,6 +452,7 @@ mod tests {
             helo: "client.example".into(),
             hostname: "mail.example.com".into(),
             esmtp: true,
+            tls: false,
             authenticated: false,
         };
         let a = Address::parse_simple("a@example.com").unwrap();

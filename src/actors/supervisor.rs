@@ -2,6 +2,8 @@
 //! worker arbiters, the accept loops, the control socket and the configuration watcher, and runs
 //! until SIGTERM or SIGINT.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +14,10 @@ use super::listener::{self, BindError};
 use super::registry::{AccountRegistry, OpenAccount};
 use super::{Services, ctl};
 use crate::auth::PasswordSecrets;
-use crate::config::Config;
+use crate::config::{Config, ListenerConfig};
 use crate::store::server::ServerStore;
 use crate::store::{DataDir, StoreError};
+use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -22,6 +25,8 @@ pub enum ServeError {
     Data { path: String, error: StoreError },
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("control socket {path}: {error}")]
     Ctl { path: String, error: std::io::Error },
     #[error("setting the password of {account}: {message}")]
@@ -60,7 +65,12 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     };
     data.prepare().map_err(data_err)?;
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
-    let bound = listener::bind_all(&config.static_config.listeners)?;
+    let acceptors = tls_acceptors(&config.static_config.listeners)?;
+    let bound = listener::bind_all(&config.static_config.listeners, |l| {
+        l.tls
+            .as_ref()
+            .and_then(|files| acceptors.get(files).cloned())
+    })?;
     let ctl_path = data.ctl_socket();
     let ctl_socket = ctl::bind(&ctl_path).map_err(|error| ServeError::Ctl {
         path: ctl_path.display().to_string(),
@@ -121,6 +131,20 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     }
     System::current().stop();
     Ok(())
+}
+
+/// One acceptor per certificate configured on a listener, loaded before anything is bound.
+fn tls_acceptors(
+    listeners: &[ListenerConfig],
+) -> Result<HashMap<(PathBuf, PathBuf), TlsAcceptor>, ServeError> {
+    let mut acceptors = HashMap::new();
+    for files in listeners.iter().filter_map(|l| l.tls.clone()) {
+        if !acceptors.contains_key(&files) {
+            let acceptor = crate::tls::acceptor(&files.0, &files.1)?;
+            acceptors.insert(files, acceptor);
+        }
+    }
+    Ok(acceptors)
 }
 
 async fn wait_for_signal() {

@@ -32,6 +32,12 @@ pub struct LocalserveArgs {
     /// IMAP port (0 picks a free one).
     #[arg(long)]
     pub imap_port: Option<u16>,
+    /// Submission port with implicit TLS (0 picks a free one).
+    #[arg(long)]
+    pub submissions_port: Option<u16>,
+    /// IMAP port with implicit TLS (0 picks a free one).
+    #[arg(long)]
+    pub imaps_port: Option<u16>,
 }
 
 const STATIC_FILE: &str = r#"# moxide localserve: a mail server for developing and testing mail software against.
@@ -42,9 +48,13 @@ log_level = "info"
 
 [listeners.local]
 ips = ["127.0.0.1"]
+# A self-signed certificate, made at the first start, for STARTTLS and the implicit-TLS ports.
+tls = { cert_file = "localserve-cert.pem", key_file = "localserve-key.pem" }
 smtp = { port = 1025 }
 submission = { port = 1587 }
+submissions = { port = 1465 }
 imap = { port = 1143 }
+imaps = { port = 1993 }
 "#;
 
 const DYNAMIC_FILE: &str = r#"# Domains and accounts of moxide localserve. Any address gets delivered to account "mox".
@@ -73,6 +83,13 @@ pub fn run(args: LocalserveArgs) -> ExitCode {
         return super::fail(format!("creating {}: {e}", args.dir.display()));
     }
     let static_path = args.dir.join("moxide.toml");
+    let (cert, key) = (
+        args.dir.join("localserve-cert.pem"),
+        args.dir.join("localserve-key.pem"),
+    );
+    if let Err(e) = crate::tls::ensure_self_signed(&cert, &key, &["localhost", "127.0.0.1"]) {
+        return super::fail(e);
+    }
     for (path, text) in [
         (&static_path, STATIC_FILE),
         (&args.dir.join("domains.toml"), DYNAMIC_FILE),
@@ -112,7 +129,9 @@ pub fn run(args: LocalserveArgs) -> ExitCode {
         let port = match l.protocol {
             Protocol::Smtp => args.smtp_port,
             Protocol::Submission => args.submission_port,
+            Protocol::Submissions => args.submissions_port,
             Protocol::Imap => args.imap_port,
+            Protocol::Imaps => args.imaps_port,
         };
         if let Some(p) = port {
             l.port = p;

@@ -52,10 +52,15 @@ pub struct ListenerFile {
     pub ips: Vec<IpAddr>,
     /// Host name announced on this listener; the global one when absent.
     pub hostname: Option<String>,
+    /// Certificate for STARTTLS and the implicit-TLS services.
     pub tls: Option<TlsFiles>,
     pub smtp: Option<SmtpService>,
     pub submission: Option<SmtpService>,
+    /// Submission with implicit TLS (RFC 8314), port 465.
+    pub submissions: Option<SmtpService>,
     pub imap: Option<Service>,
+    /// IMAP with implicit TLS (RFC 8314), port 993.
+    pub imaps: Option<Service>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,8 +104,12 @@ pub enum Protocol {
     Smtp,
     /// Message submission (RFC 6409), port 587.
     Submission,
+    /// Message submission over implicit TLS (RFC 8314), port 465.
+    Submissions,
     /// IMAP, port 143.
     Imap,
+    /// IMAP over implicit TLS (RFC 8314), port 993.
+    Imaps,
 }
 
 impl Protocol {
@@ -108,8 +117,24 @@ impl Protocol {
         match self {
             Protocol::Smtp => "smtp",
             Protocol::Submission => "submission",
+            Protocol::Submissions => "submissions",
             Protocol::Imap => "imap",
+            Protocol::Imaps => "imaps",
         }
+    }
+
+    /// TLS from the first byte (RFC 8314), rather than after STARTTLS.
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, Protocol::Submissions | Protocol::Imaps)
+    }
+
+    pub fn is_imap(self) -> bool {
+        matches!(self, Protocol::Imap | Protocol::Imaps)
+    }
+
+    /// Submission (with or without implicit TLS): authentication required.
+    pub fn is_submission(self) -> bool {
+        matches!(self, Protocol::Submission | Protocol::Submissions)
     }
 }
 
@@ -179,32 +204,28 @@ impl StaticFile {
                 }
                 (cert, key_file)
             });
+            let smtp = |s: &Option<SmtpService>| {
+                s.as_ref().map(|s| (s.enabled, s.port, s.max_message_size))
+            };
+            let imap = |s: &Option<Service>| s.as_ref().map(|s| (s.enabled, s.port, 0));
             let services = [
-                (
-                    Protocol::Smtp,
-                    l.smtp
-                        .as_ref()
-                        .map(|s| (s.enabled, s.port, s.max_message_size)),
-                    25,
-                ),
-                (
-                    Protocol::Submission,
-                    l.submission
-                        .as_ref()
-                        .map(|s| (s.enabled, s.port, s.max_message_size)),
-                    587,
-                ),
-                (
-                    Protocol::Imap,
-                    l.imap.as_ref().map(|s| (s.enabled, s.port, 0)),
-                    143,
-                ),
+                (Protocol::Smtp, smtp(&l.smtp), 25),
+                (Protocol::Submission, smtp(&l.submission), 587),
+                (Protocol::Submissions, smtp(&l.submissions), 465),
+                (Protocol::Imap, imap(&l.imap), 143),
+                (Protocol::Imaps, imap(&l.imaps), 993),
             ];
             for (protocol, service, default_port) in services {
                 let Some((true, port, max_message_size)) = service else {
                     continue;
                 };
-                if max_message_size == 0 && protocol != Protocol::Imap {
+                if protocol.implicit_tls() && tls.is_none() {
+                    problems.add(
+                        &key(protocol.name()),
+                        "needs a certificate: set tls.cert_file and tls.key_file",
+                    );
+                }
+                if max_message_size == 0 && !protocol.is_imap() {
                     problems.add(
                         &key(&format!("{}.max_message_size", protocol.name())),
                         "must be more than 0",

@@ -72,7 +72,7 @@ class Server:
 
 
 def localserve_args(directory, password=None):
-    args = ["localserve", "--dir", str(directory), "--smtp-port", "0", "--submission-port", "0", "--imap-port", "0"]
+    args = ["localserve", "--dir", str(directory)] + [f"--{p}-port=0" for p in ("smtp", "submission", "submissions", "imap", "imaps")]
     if password:
         args += ["--password", password]
     return args

@@ -17,9 +17,10 @@ use tokio::net::TcpStream;
 
 use super::Services;
 use super::account::UnwatchMailbox;
-use super::conn_io::{self, Closed, Input, Output};
+use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
 use super::mailbox::MailboxChanged;
 use super::registry::{AccountHandle, OpenAccount};
+use crate::config::ListenerConfig;
 use crate::protocols::imap::parse::{Command, CommandKind, parse_command};
 use crate::protocols::imap::receiver::{Event, Receiver};
 use crate::store::{MailboxId, ModSeq, UidValidity};
@@ -54,9 +55,16 @@ enum State {
 
 pub struct ImapConn {
     services: Arc<Services>,
+    listener: Arc<ListenerConfig>,
     cid: u64,
     remote: SocketAddr,
     stream: Option<TcpStream>,
+    /// The certificate for STARTTLS (or the implicit TLS of port 993).
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The connection is encrypted.
+    is_tls: bool,
+    /// A STARTTLS was accepted: the handshake follows the reply.
+    starting_tls: bool,
     receiver: Receiver,
     state: State,
     login_failures: u32,
@@ -74,12 +82,22 @@ fn done(bytes: impl Into<Vec<u8>>) -> Reply {
 }
 
 impl ImapConn {
-    pub fn new(services: Arc<Services>, stream: TcpStream, remote: SocketAddr) -> ImapConn {
+    pub fn new(
+        services: Arc<Services>,
+        listener: Arc<ListenerConfig>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        stream: TcpStream,
+        remote: SocketAddr,
+    ) -> ImapConn {
         ImapConn {
             services,
+            is_tls: listener.protocol.implicit_tls(),
+            listener,
             cid: super::next_cid(),
             remote,
             stream: Some(stream),
+            tls,
+            starting_tls: false,
             receiver: Receiver::new(MAX_LITERAL),
             state: State::NotAuthenticated,
             login_failures: 0,
@@ -91,15 +109,18 @@ impl ImapConn {
     /// Plain-text passwords are refused on unencrypted connections except from this machine
     /// (RFC 9051 §6.2.3, LOGINDISABLED).
     fn login_allowed(&self) -> bool {
-        self.remote.ip().is_loopback()
+        self.is_tls || self.remote.ip().is_loopback()
     }
 
     fn capabilities(&self) -> String {
-        if self.login_allowed() {
-            CAPABILITIES.to_string()
-        } else {
-            format!("{CAPABILITIES} LOGINDISABLED")
+        let mut caps = CAPABILITIES.to_string();
+        if self.tls.is_some() && !self.is_tls {
+            caps.push_str(" STARTTLS");
         }
+        if !self.login_allowed() {
+            caps.push_str(" LOGINDISABLED");
+        }
+        caps
     }
 
     /// Handles events from the receiver until it needs more input.
@@ -109,12 +130,23 @@ impl ImapConn {
                 return Box::pin(fut::ready(Output {
                     bytes: out,
                     close: true,
+                    start_tls: false,
+                }));
+            }
+            if self.starting_tls {
+                // RFC 9051 §6.2.1: what the client pipelined after STARTTLS is not trusted.
+                self.receiver.clear();
+                return Box::pin(fut::ready(Output {
+                    bytes: out,
+                    close: false,
+                    start_tls: true,
                 }));
             }
             let Some(event) = self.receiver.next_event() else {
                 return Box::pin(fut::ready(Output {
                     bytes: out,
                     close: false,
+                    start_tls: false,
                 }));
             };
             match event {
@@ -155,6 +187,13 @@ impl ImapConn {
                 }
                 out.extend(format!("{tag} OK done\r\n").into_bytes());
                 done(out)
+            }
+            CommandKind::StartTls if self.tls.is_none() || self.is_tls => {
+                done(format!("{tag} BAD STARTTLS not available\r\n"))
+            }
+            CommandKind::StartTls => {
+                self.starting_tls = true;
+                done(format!("{tag} OK begin TLS negotiation now\r\n"))
             }
             CommandKind::Logout => {
                 self.leave_mailbox();
@@ -286,12 +325,15 @@ impl Actor for ImapConn {
             ctx.stop();
             return;
         };
-        let greeting =
-            format!("* OK [CAPABILITY {}] moxide ready\r\n", self.capabilities()).into_bytes();
-        let idle = b"* BYE autologout, idle too long\r\n".to_vec();
-        ctx.spawn(
-            conn_io::run(ctx.address(), stream, greeting, IDLE_TIMEOUT, idle).into_actor(self),
-        );
+        let setup = Setup {
+            greeting: format!("* OK [CAPABILITY {}] moxide ready\r\n", self.capabilities())
+                .into_bytes(),
+            tls: self.tls.clone(),
+            implicit_tls: self.listener.protocol.implicit_tls(),
+            idle: IDLE_TIMEOUT,
+            idle_bytes: b"* BYE autologout, idle too long\r\n".to_vec(),
+        };
+        ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -304,6 +346,17 @@ impl Handler<Input> for ImapConn {
 
     fn handle(&mut self, Input(bytes): Input, _: &mut Context<Self>) -> Self::Result {
         self.receiver.receive(&bytes);
+        self.drive(Vec::new())
+    }
+}
+
+impl Handler<TlsStarted> for ImapConn {
+    type Result = ResponseActFuture<Self, Output>;
+
+    fn handle(&mut self, _: TlsStarted, _: &mut Context<Self>) -> Self::Result {
+        tracing::debug!(cid = self.cid, "tls started");
+        self.is_tls = true;
+        self.starting_tls = false;
         self.drive(Vec::new())
     }
 }

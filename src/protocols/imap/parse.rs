@@ -15,6 +15,7 @@ pub enum CommandKind {
     Capability,
     Noop,
     Logout,
+    StartTls,
     Login {
         username: String,
         password: String,
@@ -282,6 +283,7 @@ impl<'a> Cursor<'a> {
             "CAPABILITY" => CommandKind::Capability,
             "NOOP" => CommandKind::Noop,
             "LOGOUT" => CommandKind::Logout,
+            "STARTTLS" => CommandKind::StartTls,
             "EXPUNGE" => CommandKind::Expunge,
             "CLOSE" => CommandKind::Close,
             "UNSELECT" => CommandKind::Unselect,
