@@ -139,9 +139,10 @@ fn tls_acceptors(
 ) -> Result<HashMap<(PathBuf, PathBuf), TlsAcceptor>, ServeError> {
     let mut acceptors = HashMap::new();
     for files in listeners.iter().filter_map(|l| l.tls.clone()) {
-        if !acceptors.contains_key(&files) {
-            let acceptor = crate::tls::acceptor(&files.0, &files.1)?;
-            acceptors.insert(files, acceptor);
+        if let std::collections::hash_map::Entry::Vacant(e) = acceptors.entry(files) {
+            let (cert, key) = e.key();
+            let acceptor = crate::tls::acceptor(cert, key)?;
+            e.insert(acceptor);
         }
     }
     Ok(acceptors)
