@@ -63,7 +63,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         path: data.root().display().to_string(),
         error,
     };
-    data.prepare().map_err(data_err)?;
+    let _lock = data.prepare().map_err(data_err)?;
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
     let acceptors = tls_acceptors(&config.static_config.listeners)?;
     let bound = listener::bind_all(&config.static_config.listeners, |l| {

@@ -45,6 +45,8 @@ pub enum StoreError {
     MailboxExists(String),
     #[error("invalid mailbox name {name:?}: {why}")]
     BadMailboxName { name: String, why: &'static str },
+    #[error("another moxide is using this data directory (it holds {0})")]
+    InUse(String),
     #[error("the transaction could not be committed: {0}")]
     CommitFailed(String),
 }
@@ -80,11 +82,15 @@ impl DataDir {
         self.root.join("ctl")
     }
 
-    /// Creates the top-level directories (0700) and empties the spool of what a crash left.
-    pub fn prepare(&self) -> Result<(), StoreError> {
+    /// Takes the data directory for this process (one server per data directory: a second one
+    /// would clean the first one's spool and break the single-writer rule), creates the top-level
+    /// directories (0700) and empties the spool of what a crash left. The lock lasts as long as
+    /// the returned guard.
+    pub fn prepare(&self) -> Result<DataDirLock, StoreError> {
         for dir in [self.root.clone(), self.tmp(), self.root.join("accounts")] {
             create_private_dir(&dir)?;
         }
+        let lock = DataDirLock::take(&self.root.join("moxide.lock"))?;
         let removed = files::clean_spool(&self.tmp())?;
         if removed > 0 {
             tracing::info!(
@@ -92,7 +98,33 @@ impl DataDir {
                 "removed partial messages left in the spool"
             );
         }
-        Ok(())
+        Ok(lock)
+    }
+}
+
+/// An exclusive lock on a data directory, released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    fn take(path: &Path) -> Result<DataDirLock, StoreError> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on a descriptor `file` keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Err(StoreError::InUse(path.display().to_string()));
+            }
+            return Err(e.into());
+        }
+        Ok(DataDirLock { _file: file })
     }
 }
 

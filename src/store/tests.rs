@@ -327,3 +327,13 @@ fn newer_schema_is_refused() {
         Ok(_) => panic!("opened data of a newer schema"),
     }
 }
+
+#[test]
+fn a_data_directory_serves_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path().join("data"));
+    let lock = data.prepare().unwrap();
+    assert!(matches!(data.prepare(), Err(StoreError::InUse(_))));
+    drop(lock);
+    data.prepare().unwrap();
+}

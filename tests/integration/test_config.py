@@ -89,3 +89,14 @@ def test_dynamic_config_reloads_without_restart(tmp_path):
         assert rcpt("anyone@xn--mx-lka.example") == 250
     finally:
         server.stop()
+
+
+def test_second_server_on_the_same_data_directory_is_refused(tmp_path, localserve):
+    from conftest import localserve_args
+
+    r = subprocess.run([str(BIN)] + localserve_args(tmp_path / "ls"), capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "another moxide is using this data directory" in r.stderr, r.stderr
+    # The first one is unharmed.
+    with smtplib.SMTP("127.0.0.1", localserve.ports["smtp"], timeout=10) as s:
+        assert s.noop()[0] == 250
