@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = (d.to_string(), d.log_ascii());
     }
     if let Ok(a) = Address::parse_simple(s) {
-        let _ = (a.to_string(), a.lookup_key(), a.log_ascii(), a.localpart.needs_quotes());
+        let _ = (
+            a.to_string(),
+            a.lookup_key(),
+            a.log_ascii(),
+            a.localpart.needs_quotes(),
+        );
     }
     let _ = parse_mailbox(s);
     let _ = parse_path(s);

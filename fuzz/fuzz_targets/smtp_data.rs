@@ -33,8 +33,16 @@ fn read(parts: &[&[u8]], max: u64) -> (Vec<u8>, Option<usize>, DataReader) {
     let mut offset = 0;
     for part in parts {
         let p = r.feed(part, &mut out);
-        assert!(p.consumed <= part.len(), "consumed {} of {}", p.consumed, part.len());
-        assert!(p.done || p.consumed == part.len(), "stopped early without the end");
+        assert!(
+            p.consumed <= part.len(),
+            "consumed {} of {}",
+            p.consumed,
+            part.len()
+        );
+        assert!(
+            p.done || p.consumed == part.len(),
+            "stopped early without the end"
+        );
         offset += p.consumed;
         if p.done {
             return (out, Some(offset), r);
@@ -49,11 +57,18 @@ fuzz_target!(|data: &[u8]| {
     };
     let max = u64::from(*max) * 4;
     let (out, end, r) = read(&[input], max);
-    assert!(out.len() as u64 <= max, "{} bytes emitted, maximum {max}", out.len());
+    assert!(
+        out.len() as u64 <= max,
+        "{} bytes emitted, maximum {max}",
+        out.len()
+    );
     assert!(out.len() as u64 <= r.size());
     assert_eq!(r.too_large(), r.size() > max);
     let (out2, end2, r2) = read(&chunks(input, *seed), max);
     assert_eq!(out, out2, "chunked output differs");
     assert_eq!(end, end2, "chunked end differs");
-    assert_eq!((r.size(), r.bare_line_ending), (r2.size(), r2.bare_line_ending));
+    assert_eq!(
+        (r.size(), r.bare_line_ending),
+        (r2.size(), r2.bare_line_ending)
+    );
 });

@@ -16,7 +16,9 @@ struct AcceptAll;
 
 impl Policy for AcceptAll {
     fn recipient(&self, _: &Address, _: Option<&str>) -> RcptDecision {
-        RcptDecision::Local { account: "a".into() }
+        RcptDecision::Local {
+            account: "a".into(),
+        }
     }
 }
 
@@ -67,16 +69,28 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Action::Data(d) => {
                     spooled += d.len();
-                    assert!(spooled as u64 <= MAX_SIZE, "spooled {spooled} bytes, over the maximum");
+                    assert!(
+                        spooled as u64 <= MAX_SIZE,
+                        "spooled {spooled} bytes, over the maximum"
+                    );
                 }
                 Action::DiscardData => spooled = 0,
                 Action::Deliver(t) => {
-                    assert!(!t.recipients.is_empty() && t.recipients.len() <= MAX_RCPT, "{} recipients", t.recipients.len());
-                    assert!(!submission || s.authenticated().is_some(), "delivery without authentication on submission");
+                    assert!(
+                        !t.recipients.is_empty() && t.recipients.len() <= MAX_RCPT,
+                        "{} recipients",
+                        t.recipients.len()
+                    );
+                    assert!(
+                        !submission || s.authenticated().is_some(),
+                        "delivery without authentication on submission"
+                    );
                     spooled = 0;
                     s.delivery_result(Reply::new(250, (2, 0, 0), "ok"));
                 }
-                Action::Authenticate(_) => s.auth_result(accept_credentials.then(|| "a".to_string())),
+                Action::Authenticate(_) => {
+                    s.auth_result(accept_credentials.then(|| "a".to_string()))
+                }
                 Action::StartTls => s.tls_started(),
                 Action::Close => closed = true,
             }

@@ -26,6 +26,9 @@ use crate::store::{Content, Flags, NewMessage, parts};
 
 /// RFC 5321 §4.5.3.2.7: the server should wait at least 5 minutes for the next command.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Messages up to this size are parsed on the connection's thread, larger ones on the blocking
+/// pool.
+const INLINE_PARSE_LIMIT: u64 = 128 * 1024;
 /// Recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100).
 const MAX_RECIPIENTS: usize = 1000;
 
@@ -355,14 +358,20 @@ async fn deliver(
     if let Some(e) = spool_error {
         return temporary(&e);
     }
-    let finished = actix_rt::task::spawn_blocking(move || {
+    let inline = spool.len() <= INLINE_PARSE_LIMIT && spool.in_memory_after(0);
+    let finish = move || {
         let (source, data) = spool.finish()?;
         Ok::<_, std::io::Error>((source, data.len() as u64, parts::parse(&data)))
-    })
-    .await;
+    };
+    // A small message in memory is parsed right here (tens of microseconds); a large or spooled
+    // one on the blocking pool.
+    let finished = if inline {
+        finish()
+    } else {
+        actix_rt::task::spawn_blocking(finish).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    };
     let (source, size, parts) = match finished {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return temporary(&e.to_string()),
+        Ok(f) => f,
         Err(e) => return temporary(&e.to_string()),
     };
     let mut accounts: BTreeMap<&str, Vec<&Address>> = BTreeMap::new();

@@ -64,6 +64,16 @@ pub struct EnvelopeAddress {
 /// Parses `raw` into its part tree. Never fails: what cannot be parsed as MIME becomes a single
 /// text/plain part, as RFC 2045 §5.2 says a part without a usable Content-Type is.
 pub fn parse(raw: &[u8]) -> Vec<Part> {
+    // mail-parser 0.11 can panic on malformed MIME (in debug builds a debug assertion fires on a
+    // message/rfc822 part with an empty body followed by another one): a panic must not cost the
+    // message its delivery.
+    std::panic::catch_unwind(|| parse_mime(raw)).unwrap_or_else(|_| {
+        tracing::warn!("MIME parser panicked: message stored as one text/plain part");
+        vec![plain_part(raw)]
+    })
+}
+
+fn parse_mime(raw: &[u8]) -> Vec<Part> {
     let mut parts = Vec::new();
     match MessageParser::default().parse(raw) {
         Some(message) if !message.parts.is_empty() => {
@@ -306,6 +316,21 @@ mod tests {
             &raw.as_bytes()[inner.body_start as usize..inner.end as usize],
             b"inner body"
         ); // RFC 2046 §5.1.1: the CRLF before a boundary belongs to it
+    }
+
+    #[test]
+    fn empty_inner_message_before_another() {
+        // Found by fuzz/mime_parts: mail-parser 0.11.9 panics here in debug builds ("Invalid part
+        // ID, could not find multipart").
+        let raw = concat!(
+            "Content-Type: multipart/mixed; boundary=x\r\n\r\n",
+            "--x\r\nContent-Type: message/rfc822\r\n\r\n",
+            "--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: y\r\n\r\nbody\r\n",
+            "--x--\r\n"
+        );
+        let parts = parse(raw.as_bytes());
+        assert!(!parts.is_empty());
+        assert!(parts.iter().all(|p| p.end as usize <= raw.len()));
     }
 
     #[test]

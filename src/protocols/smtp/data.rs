@@ -63,13 +63,15 @@ impl DataReader {
 
     /// Consumes `input`, appending message bytes to `out`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> DataProgress {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
             if self.pending_cr {
                 self.pending_cr = false;
                 if b == b'\n' {
+                    i += 1;
                     if self.cr_after_dot {
                         return DataProgress {
-                            consumed: i + 1,
+                            consumed: i,
                             done: true,
                         };
                     }
@@ -77,7 +79,7 @@ impl DataReader {
                     self.state = LineState::Start;
                     continue;
                 }
-                // A CR not followed by LF.
+                // A CR not followed by LF; `b` is looked at below.
                 self.bare_line_ending = true;
                 self.emit(out, b"\r");
                 self.state = LineState::Middle;
@@ -86,16 +88,25 @@ impl DataReader {
                 b'\r' => {
                     self.pending_cr = true;
                     self.cr_after_dot = self.state == LineState::Dot;
+                    i += 1;
                 }
                 b'\n' => {
                     self.bare_line_ending = true;
                     self.emit(out, b"\n");
                     self.state = LineState::Start;
+                    i += 1;
                 }
-                b'.' if self.state == LineState::Start => self.state = LineState::Dot,
+                b'.' if self.state == LineState::Start => {
+                    self.state = LineState::Dot;
+                    i += 1;
+                }
                 _ => {
-                    self.emit(out, &[b]);
+                    // The rest of the line up to its CR or LF, at once.
+                    let end =
+                        memchr::memchr2(b'\r', b'\n', &input[i..]).map_or(input.len(), |n| i + n);
+                    self.emit(out, &input[i..end]);
                     self.state = LineState::Middle;
+                    i = end;
                 }
             }
         }
