@@ -368,7 +368,9 @@ async fn deliver(
     let finished = if inline {
         finish()
     } else {
-        actix_rt::task::spawn_blocking(finish).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        actix_rt::task::spawn_blocking(finish)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     };
     let (source, size, parts) = match finished {
         Ok(f) => f,

@@ -218,26 +218,7 @@ impl ImapConn {
                 items,
                 changed_since,
             } => self.fetch(tag, uid, set, items, changed_since),
-            CommandKind::Store {
-                uid,
-                set,
-                unchanged_since,
-                action,
-                silent,
-                flags,
-                keywords,
-            } => self.store(
-                tag,
-                store::StoreArgs {
-                    uid,
-                    set,
-                    unchanged_since,
-                    action,
-                    silent,
-                    flags,
-                    keywords,
-                },
-            ),
+            CommandKind::Store(store) => self.store(tag, store),
             CommandKind::Expunge => self.expunge(tag, false),
             CommandKind::Close => self.expunge(tag, true),
             CommandKind::Unselect => {

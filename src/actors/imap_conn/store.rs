@@ -6,22 +6,13 @@ use actix::prelude::*;
 use super::view::SetKind;
 use super::{ImapConn, Reply, State, done};
 use crate::actors::account::{ChangeFlags, ExpungeMessages};
+use crate::protocols::imap::parse::StoreCommand;
 use crate::protocols::imap::response::flag_list;
-use crate::protocols::imap::types::{SeqSet, StoreAction};
-use crate::store::{FlagOp, Flags, ModSeq, StoreFlags};
-
-pub(super) struct StoreArgs {
-    pub uid: bool,
-    pub set: SeqSet,
-    pub unchanged_since: Option<u64>,
-    pub action: StoreAction,
-    pub silent: bool,
-    pub flags: Flags,
-    pub keywords: Vec<String>,
-}
+use crate::protocols::imap::types::StoreAction;
+use crate::store::{FlagOp, ModSeq, StoreFlags};
 
 impl ImapConn {
-    pub(super) fn store(&mut self, tag: String, a: StoreArgs) -> Reply {
+    pub(super) fn store(&mut self, tag: String, a: StoreCommand) -> Reply {
         let Some((handle, selected)) = self.selected() else {
             return done(format!("{tag} BAD select a mailbox first\r\n"));
         };

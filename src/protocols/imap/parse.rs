@@ -34,18 +34,23 @@ pub enum CommandKind {
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
     },
-    Store {
-        uid: bool,
-        set: SeqSet,
-        unchanged_since: Option<u64>,
-        action: StoreAction,
-        silent: bool,
-        flags: Flags,
-        keywords: Vec<String>,
-    },
+    Store(StoreCommand),
     Expunge,
     Close,
     Unselect,
+}
+
+/// STORE and UID STORE (RFC 9051 §6.4.6, RFC 7162 §3.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreCommand {
+    pub uid: bool,
+    pub set: SeqSet,
+    pub unchanged_since: Option<u64>,
+    pub action: StoreAction,
+    /// FLAGS.SILENT: no FETCH responses for the change.
+    pub silent: bool,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -520,7 +525,7 @@ impl<'a> Cursor<'a> {
         };
         self.sp()?;
         let (flags, keywords) = self.flag_list()?;
-        Ok(CommandKind::Store {
+        Ok(CommandKind::Store(StoreCommand {
             uid,
             set,
             unchanged_since,
@@ -528,7 +533,7 @@ impl<'a> Cursor<'a> {
             silent,
             flags,
             keywords,
-        })
+        }))
     }
 
     /// `(flag ...)` or flags separated by spaces without parentheses (RFC 9051 §6.4.6).

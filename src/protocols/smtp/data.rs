@@ -54,11 +54,13 @@ impl DataReader {
         self.size
     }
 
+    /// Appends message bytes, up to the maximum size: beyond it they are counted, not kept, and
+    /// the output is the same however the input was cut into chunks.
     fn emit(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
+        let room = self.max_size.saturating_sub(self.size);
+        let keep = usize::try_from(room).map_or(bytes.len(), |room| room.min(bytes.len()));
+        out.extend_from_slice(&bytes[..keep]);
         self.size += bytes.len() as u64;
-        if self.size <= self.max_size {
-            out.extend_from_slice(bytes);
-        }
     }
 
     /// Consumes `input`, appending message bytes to `out`.
@@ -161,6 +163,16 @@ mod tests {
         assert!(r.bare_line_ending);
         let (_, r, _) = read_all(&[b"a\rb\r\n.\r\n"], 1000);
         assert!(r.bare_line_ending);
+    }
+
+    #[test]
+    fn limit_inside_a_line_is_independent_of_chunking() {
+        // Found by fuzz/smtp_data once lines were emitted in runs.
+        let input = b"56789\n01234567x9\r\n.\r\n";
+        let (whole, _, _) = read_all(&[input], 8);
+        let (chunked, _, _) = read_all(&[&input[..8], &input[8..]], 8);
+        assert_eq!(whole, chunked);
+        assert_eq!(whole, b"56789\n01");
     }
 
     #[test]

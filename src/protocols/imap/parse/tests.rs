@@ -113,7 +113,7 @@ fn fetch() {
 fn store() {
     assert_eq!(
         kind("a UID STORE 1:3 (UNCHANGEDSINCE 5) +FLAGS.SILENT (\\Seen $Junk custom)"),
-        CommandKind::Store {
+        CommandKind::Store(StoreCommand {
             uid: true,
             set: SeqSet(vec![(SeqNum::Value(1), SeqNum::Value(3))]),
             unchanged_since: Some(5),
@@ -121,14 +121,14 @@ fn store() {
             silent: true,
             flags: Flags::SEEN.union(Flags::JUNK),
             keywords: vec!["custom".into()],
-        }
+        })
     );
     assert!(matches!(
         kind("a STORE 1 FLAGS \\Deleted"),
-        CommandKind::Store {
+        CommandKind::Store(StoreCommand {
             action: StoreAction::Replace,
             ..
-        }
+        })
     ));
     assert!(parse_command(b"a STORE 1 FLAGS (\\Recent)").is_err());
     assert!(parse_command(b"a STORE 1 FLAGS (\\Bogus)").is_err());
