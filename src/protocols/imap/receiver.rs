@@ -4,6 +4,8 @@
 
 /// Longest line (between literals) accepted.
 pub const MAX_LINE: usize = 8 * 1024;
+/// How much a whole command may hold beyond its largest literal.
+pub const MAX_EXTRA: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -141,7 +143,11 @@ impl Receiver {
                         }
                         Some((size, sync)) => {
                             let tag = tag_of(&self.command, &line);
-                            if size > self.max_literal {
+                            // Each literal is bounded, and so is a command made of many.
+                            let total = self.command.len() + line.len() + size;
+                            if size > self.max_literal
+                                || total > self.max_literal.saturating_add(MAX_EXTRA)
+                            {
                                 self.command.clear();
                                 if sync {
                                     // RFC 9051 §7.1: TOOBIG. The client will not send the literal.
@@ -247,6 +253,21 @@ mod tests {
             ev,
             [Event::Command(b"a APPEND x {4+}\r\n\r\n\r\n".to_vec())]
         );
+    }
+
+    #[test]
+    fn many_literals_cannot_grow_a_command_without_bound() {
+        let mut r = Receiver::new(1000);
+        let mut ev = events(&mut r, b"t1 X {1000+}\r\n");
+        for _ in 0..70 {
+            let mut chunk = vec![b'a'; 1000];
+            chunk.extend_from_slice(b" {1000+}\r\n");
+            ev.extend(events(&mut r, &chunk));
+            if !ev.is_empty() {
+                break;
+            }
+        }
+        assert!(matches!(ev[..], [Event::Fatal(_)]), "{ev:?}");
     }
 
     #[test]
