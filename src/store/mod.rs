@@ -6,19 +6,23 @@ pub mod codec;
 pub mod files;
 pub mod flags;
 pub mod ids;
+pub mod ops;
 pub mod parts;
+pub mod reader;
 pub mod schema;
 pub mod server;
 pub mod tables;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use account::{
-    AccountStore, BatchResult, Change, FlagChange, FlagOp, NewMessage, Reader, StoreFlags, WriteOp,
-    WriteOutcome,
-};
+pub use account::AccountStore;
 pub use flags::Flags;
 pub use ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
+pub use ops::{
+    BatchResult, Change, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOp, WriteOutcome,
+};
+pub use reader::Reader;
 pub use tables::contents::Content;
 pub use tables::mailboxes::{Mailbox, MailboxCounts, SpecialUse};
 pub use tables::messages::Message;

@@ -1,0 +1,88 @@
+//! Reading an account: a consistent snapshot in its own LMDB read transaction, which never waits
+//! on the writer and never makes it wait.
+
+use std::path::PathBuf;
+
+use heed::{RoTxn, WithoutTls};
+
+use super::StoreError;
+use super::account::{AccountStore, KEY_NEXT_MODSEQ, KEY_PASSWORD};
+use super::codec::Rkyv;
+use super::ids::{MailboxId, MessageId, ModSeq, Uid};
+use super::tables::contents::{self, Content};
+use super::tables::mailboxes::Mailbox;
+use super::tables::messages::Message;
+use super::tables::meta;
+use crate::auth::PasswordSecrets;
+
+/// A consistent read-only view of an account.
+pub struct Reader<'s> {
+    pub(super) store: &'s AccountStore,
+    pub(super) txn: RoTxn<'s, WithoutTls>,
+}
+
+impl Reader<'_> {
+    pub fn mailbox(&self, name: &str) -> Result<Option<Mailbox>, StoreError> {
+        self.store.mailboxes.by_name(&self.txn, name)
+    }
+
+    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>, StoreError> {
+        self.store.mailboxes.get(&self.txn, id)
+    }
+
+    pub fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
+        self.store.mailboxes.all(&self.txn)
+    }
+
+    /// The live messages of a mailbox in uid order (tombstones skipped).
+    pub fn live(
+        &self,
+        mailbox: MailboxId,
+    ) -> Result<impl Iterator<Item = Result<Message, StoreError>> + '_, StoreError> {
+        self.store.messages.live(&self.txn, mailbox)
+    }
+
+    pub fn message(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<Message>, StoreError> {
+        self.store.messages.get_live(&self.txn, mailbox, uid)
+    }
+
+    /// Messages changed after `since`, in modseq order; tombstones only when `with_expunged`.
+    pub fn changed_since(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+        with_expunged: bool,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.store
+            .messages
+            .changed_since(&self.txn, mailbox, since, with_expunged)
+    }
+
+    pub fn locate(&self, id: MessageId) -> Result<Option<(MailboxId, Uid)>, StoreError> {
+        self.store.messages.locate(&self.txn, id)
+    }
+
+    pub fn content(&self, id: MessageId) -> Result<Option<Content>, StoreError> {
+        contents::get(&self.store.contents, &self.txn, id)
+    }
+
+    pub fn password(&self) -> Result<Option<PasswordSecrets>, StoreError> {
+        match meta::get_bytes(&self.store.meta, &self.txn, KEY_PASSWORD)? {
+            None => Ok(None),
+            Some(bytes) => <Rkyv<PasswordSecrets> as heed::BytesDecode>::bytes_decode(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("password secrets: {e}"))),
+        }
+    }
+
+    /// The last modseq handed out in this account (1 when none yet).
+    pub fn last_modseq(&self) -> Result<ModSeq, StoreError> {
+        let next =
+            meta::get_u64(&self.store.meta, &self.txn, KEY_NEXT_MODSEQ)?.unwrap_or(ModSeq::FIRST.0);
+        Ok(ModSeq(next - 1))
+    }
+
+    pub fn message_path(&self, id: MessageId) -> PathBuf {
+        self.store.files.path(id)
+    }
+}
