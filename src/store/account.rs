@@ -3,11 +3,12 @@
 //! Writes come only from the account actor, as batches of [`WriteOp`]s: one LMDB write
 //! transaction per batch (group commit), a nested transaction per operation so one failing
 //! operation does not take the others down, and one new modseq per operation that changes
-//! anything (RFC 7162 §3.1: modseqs strictly increase in commit order). Message files are linked
-//! in and their directories fsync'ed before the transaction commits; the commit itself is durable
-//! (no NO_SYNC) before anyone is told "stored".
+//! anything (RFC 7162 §3.1: modseqs strictly increase in commit order). The message files of a
+//! batch are written and made durable together before the transaction commits; the commit itself
+//! is durable (no NO_SYNC) before anyone is told "stored". See `write.rs`.
 //!
-//! Reads open their own transaction through [`AccountStore::read`] and never wait on the writer.
+//! Reads open their own transaction through [`AccountStore::read`] and never wait on the writer
+//! (`reader.rs`).
 
 use std::path::Path;
 
