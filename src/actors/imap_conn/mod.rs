@@ -188,7 +188,8 @@ impl ImapConn {
                 out.extend(format!("{tag} OK done\r\n").into_bytes());
                 done(out)
             }
-            CommandKind::StartTls if self.tls.is_none() || self.is_tls => {
+            // RFC 9051 §6.2.1: only before authentication, and only once.
+            CommandKind::StartTls if self.tls.is_none() || self.is_tls || authenticated => {
                 done(format!("{tag} BAD STARTTLS not available\r\n"))
             }
             CommandKind::StartTls => {
