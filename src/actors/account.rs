@@ -133,10 +133,13 @@ impl Actor for AccountActor {
     type Context = Context<Self>;
 }
 
-/// Delivers a message into a mailbox of the account.
+/// Delivers a message into a mailbox of the account (created when missing).
 #[derive(Message)]
 #[rtype(result = "Result<Delivered, StoreError>")]
-pub struct DeliverMessage(pub NewMessage);
+pub struct DeliverMessage {
+    pub mailbox: String,
+    pub message: NewMessage,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
@@ -150,7 +153,11 @@ impl Handler<DeliverMessage> for AccountActor {
     type Result = ResponseFuture<Result<Delivered, StoreError>>;
 
     fn handle(&mut self, msg: DeliverMessage, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::Deliver(msg.0), ctx, |o| match o {
+        let op = WriteOp::Deliver {
+            mailbox: msg.mailbox,
+            message: msg.message,
+        };
+        self.request(op, ctx, |o| match o {
             WriteOutcome::Delivered {
                 id,
                 mailbox,
@@ -195,12 +202,12 @@ impl Handler<ChangeFlags> for AccountActor {
     }
 }
 
-/// Expunges messages: the uids given, or all flagged \Deleted.
+/// Expunges messages.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<crate::store::Uid>, StoreError>")]
 pub struct ExpungeMessages {
     pub mailbox: MailboxId,
-    pub uids: Option<Vec<crate::store::Uid>>,
+    pub which: crate::store::Expunge,
 }
 
 impl Handler<ExpungeMessages> for AccountActor {
@@ -210,7 +217,7 @@ impl Handler<ExpungeMessages> for AccountActor {
         self.request(
             WriteOp::Expunge {
                 mailbox: msg.mailbox,
-                uids: msg.uids,
+                which: msg.which,
             },
             ctx,
             |o| match o {
@@ -326,7 +333,6 @@ mod tests {
     fn message(i: usize) -> NewMessage {
         let raw = format!("Subject: {i}\r\n\r\nbody {i}\r\n").into_bytes();
         NewMessage {
-            mailbox: "INBOX".into(),
             content: Content {
                 prefix: Vec::new(),
                 file_size: raw.len() as u64,
@@ -345,7 +351,13 @@ mod tests {
         let store = Arc::new(AccountStore::open(&dir.path().join("mox"), "mox").unwrap());
         let addr = AccountActor::new("mox".into(), store.clone()).start();
         let n = 300;
-        let results = join_all((0..n).map(|i| addr.send(DeliverMessage(message(i))))).await;
+        let results = join_all((0..n).map(|i| {
+            addr.send(DeliverMessage {
+                mailbox: "INBOX".into(),
+                message: message(i),
+            })
+        }))
+        .await;
         let mut delivered: Vec<Delivered> =
             results.into_iter().map(|r| r.unwrap().unwrap()).collect();
         delivered.sort_by_key(|d| d.uid);

@@ -386,7 +386,6 @@ async fn deliver(
     let now = crate::store::account::now();
     let deliveries = accounts.iter().map(|(account, rcpts)| {
         let message = NewMessage {
-            mailbox: "INBOX".into(),
             source: source.clone(),
             content: Content {
                 prefix: received_header(&trace, txn.params.smtputf8, rcpts, now),
@@ -406,7 +405,10 @@ async fn deliver(
                 .map_err(|e| e.to_string())?;
             handle
                 .addr
-                .send(DeliverMessage(message))
+                .send(DeliverMessage {
+                    mailbox: "INBOX".into(),
+                    message,
+                })
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())

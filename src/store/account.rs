@@ -30,7 +30,7 @@ const ACCOUNT_MAP_SIZE: usize = 8 << 30;
 /// Concurrent read transactions: sessions read on the blocking pools of every arbiter.
 const MAX_READERS: u32 = 2048;
 
-const TABLES: [TableVersion; 3] = [
+const TABLES: [TableVersion; 4] = [
     TableVersion {
         table: "mailboxes",
         version: mailboxes::SCHEMA,
@@ -42,6 +42,11 @@ const TABLES: [TableVersion; 3] = [
     TableVersion {
         table: "contents",
         version: contents::SCHEMA,
+    },
+    // Names (keys) only: the version is that of the key format.
+    TableVersion {
+        table: "subscriptions",
+        version: 1,
     },
 ];
 
@@ -68,6 +73,8 @@ pub struct AccountStore {
     pub(super) mailboxes: Mailboxes,
     pub(super) messages: Messages,
     pub(super) contents: ContentDb,
+    /// Subscribed mailbox names (RFC 9051 §6.3.7).
+    pub(super) subscriptions: heed::Database<'static, heed::types::Str, heed::types::Unit>,
     pub(super) files: MessageFiles,
 }
 
@@ -88,7 +95,7 @@ impl AccountStore {
                 .open(&index)?
         };
         let wtxn = env.write_txn()?;
-        let (meta, by_id, by_name, records, by_modseq, msg_by_id, contents) = env
+        let (meta, by_id, by_name, records, by_modseq, msg_by_id, contents, subscriptions) = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, StoreError> {
                 let meta: heed::Database<'_, heed::types::Str, heed::types::Bytes> =
                     dbo.create_database(wtxn, Some("meta"))?;
@@ -101,6 +108,7 @@ impl AccountStore {
                     dbo.create_database(wtxn, Some("by_modseq"))?,
                     dbo.create_database(wtxn, Some("by_id"))?,
                     dbo.create_database(wtxn, Some("contents"))?,
+                    dbo.create_database(wtxn, Some("subscriptions"))?,
                 )))
             })?
             .unwrap_commit();
@@ -116,6 +124,7 @@ impl AccountStore {
                 by_id: msg_by_id,
             },
             contents,
+            subscriptions,
             files: MessageFiles::new(dir.join("msg")),
         };
         store.ensure_default_mailboxes()?;

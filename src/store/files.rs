@@ -155,6 +155,20 @@ impl MessageFiles {
         Ok(())
     }
 
+    /// Makes the file of `to` another link to the file of `from` (COPY: same bytes, own id).
+    pub fn copy(&self, from: MessageId, to: MessageId, batch: &mut FileBatch) -> io::Result<()> {
+        let dest = self.prepare_bucket(to, batch)?;
+        match fs::hard_link(self.path(from), &dest) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&dest)?;
+                fs::hard_link(self.path(from), &dest)?;
+            }
+            other => other?,
+        }
+        batch.files.push(dest);
+        Ok(())
+    }
+
     /// Removes the file of `id`; a file already gone is not an error.
     pub fn remove(&self, id: MessageId) -> io::Result<()> {
         match fs::remove_file(self.path(id)) {

@@ -20,7 +20,7 @@ pub use account::AccountStore;
 pub use flags::Flags;
 pub use ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 pub use ops::{
-    BatchResult, Change, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOp, WriteOutcome,
+    BatchResult, Change, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOp, WriteOutcome,
 };
 pub use reader::Reader;
 pub use tables::contents::Content;
@@ -51,6 +51,10 @@ pub enum StoreError {
     BadMailboxName { name: String, why: &'static str },
     #[error("another moxide is using this data directory (it holds {0})")]
     InUse(String),
+    #[error("INBOX cannot be {0}")]
+    Inbox(&'static str),
+    #[error("mailbox {0:?} has children: delete them first")]
+    HasChildren(String),
     #[error("the transaction could not be committed: {0}")]
     CommitFailed(String),
 }

@@ -1,7 +1,7 @@
 //! The write operations an account actor asks of its store, and what they report back.
 
 use super::files::MessageSource;
-use super::ids::{MailboxId, MessageId, ModSeq, Uid};
+use super::ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 use super::tables::contents::Content;
 use super::tables::mailboxes::{Mailbox, SpecialUse};
 use super::{Flags, StoreError};
@@ -10,8 +10,6 @@ use crate::auth::PasswordSecrets;
 /// A message to add to a mailbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    /// The mailbox, by name; created when missing so that a delivery never fails because of it.
-    pub mailbox: String,
     pub source: MessageSource,
     pub content: Content,
     pub flags: Flags,
@@ -39,19 +37,68 @@ pub struct StoreFlags {
     pub unchanged_since: Option<ModSeq>,
 }
 
+/// Which messages an expunge removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expunge {
+    /// Every message flagged \Deleted (EXPUNGE, CLOSE).
+    Deleted,
+    /// Those of these uids flagged \Deleted (UID EXPUNGE, RFC 4315 §2.1).
+    DeletedAmong(Vec<Uid>),
+    /// These uids, whatever their flags.
+    Uids(Vec<Uid>),
+}
+
 /// A change to an account, asked of its actor.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
-    Deliver(NewMessage),
+    /// Delivery of incoming mail: the mailbox (by name) is created when missing, so that a
+    /// delivery never fails because of it.
+    Deliver {
+        mailbox: String,
+        message: NewMessage,
+    },
+    /// IMAP APPEND (MULTIAPPEND: all of them or none, RFC 3502). The mailbox must exist.
+    Append {
+        mailbox: String,
+        messages: Vec<NewMessage>,
+    },
+    /// COPY: new messages in `to` with the same content (the files are hard-linked).
+    Copy {
+        from: MailboxId,
+        uids: Vec<Uid>,
+        to: MailboxId,
+    },
+    /// MOVE (RFC 6851): the messages get new uids in `to` and leave tombstones in `from`.
+    Move {
+        from: MailboxId,
+        uids: Vec<Uid>,
+        to: MailboxId,
+    },
     StoreFlags(StoreFlags),
-    /// Expunges these uids, or every message flagged \Deleted when `uids` is None.
     Expunge {
         mailbox: MailboxId,
-        uids: Option<Vec<Uid>>,
+        which: Expunge,
     },
+    /// Creates a mailbox and any missing parents (RFC 9051 §6.3.4).
     CreateMailbox {
         name: String,
         special_use: SpecialUse,
+    },
+    /// Deletes a mailbox and its messages. Not INBOX, not one with children.
+    DeleteMailbox {
+        mailbox: MailboxId,
+    },
+    /// Renames a mailbox and its children; renaming INBOX moves its messages to a new mailbox
+    /// (RFC 9051 §6.3.6).
+    RenameMailbox {
+        mailbox: MailboxId,
+        to: String,
+    },
+    Subscribe {
+        name: String,
+    },
+    Unsubscribe {
+        name: String,
     },
     SetPassword(PasswordSecrets),
 }
@@ -72,7 +119,26 @@ pub enum WriteOutcome {
         uids: Vec<Uid>,
         modseq: Option<ModSeq>,
     },
+    /// APPENDUID (RFC 4315): the mailbox's uidvalidity and the new uids.
+    Appended {
+        mailbox: MailboxId,
+        uidvalidity: UidValidity,
+        uids: Vec<Uid>,
+    },
+    /// COPYUID (RFC 4315): (source uid, new uid) pairs in the destination.
+    Copied {
+        uidvalidity: UidValidity,
+        pairs: Vec<(Uid, Uid)>,
+    },
+    Moved {
+        uidvalidity: UidValidity,
+        pairs: Vec<(Uid, Uid)>,
+    },
     MailboxCreated(MailboxId),
+    MailboxDeleted,
+    MailboxRenamed,
+    /// Whether the subscription list changed.
+    Subscribed(bool),
     PasswordSet,
 }
 
@@ -109,6 +175,8 @@ pub enum Change {
     },
     /// The mailbox record after the operation (uidnext, highest modseq, counts).
     Mailbox(Mailbox),
+    /// The mailbox is gone: sessions that have it selected end.
+    MailboxDeleted(MailboxId),
 }
 
 impl Change {
@@ -118,6 +186,7 @@ impl Change {
             | Change::Flags { mailbox, .. }
             | Change::Expunged { mailbox, .. } => *mailbox,
             Change::Mailbox(m) => m.id,
+            Change::MailboxDeleted(id) => *id,
         }
     }
 }

@@ -82,6 +82,15 @@ impl Reader<'_> {
         Ok(ModSeq(next - 1))
     }
 
+    /// The subscribed mailbox names, sorted.
+    pub fn subscriptions(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.store.subscriptions.iter(&self.txn)? {
+            out.push(item?.0.to_string());
+        }
+        Ok(out)
+    }
+
     pub fn message_path(&self, id: MessageId) -> PathBuf {
         self.store.files.path(id)
     }

@@ -30,7 +30,6 @@ impl Fixture {
             parts: parts::parse(raw.as_bytes()),
         };
         let m = NewMessage {
-            mailbox: "INBOX".into(),
             source: MessageSource::Bytes(Arc::new(raw.clone().into_bytes())),
             content,
             flags: Flags::empty(),
@@ -38,6 +37,13 @@ impl Fixture {
             received: 1_700_000_000,
         };
         ((), m)
+    }
+}
+
+fn deliver(message: NewMessage) -> WriteOp {
+    WriteOp::Deliver {
+        mailbox: "INBOX".into(),
+        message,
     }
 }
 
@@ -84,7 +90,7 @@ fn modseq_strictly_increases_within_and_across_batches() {
             .map(|i| {
                 let (file, m) = f.spool(&format!("b{batch} m{i}"));
                 files.push(file);
-                WriteOp::Deliver(m)
+                deliver(m)
             })
             .collect();
         let result = store.apply(ops);
@@ -119,7 +125,7 @@ fn failing_operation_does_not_take_the_batch_down() {
     let (_f1, m1) = f.spool("one");
     let (_f2, m2) = f.spool("two");
     let result = store.apply(vec![
-        WriteOp::Deliver(m1),
+        deliver(m1),
         WriteOp::CreateMailbox {
             name: "INBOX".into(),
             special_use: SpecialUse::NONE,
@@ -128,7 +134,7 @@ fn failing_operation_does_not_take_the_batch_down() {
             name: "bad//name".into(),
             special_use: SpecialUse::NONE,
         },
-        WriteOp::Deliver(m2),
+        deliver(m2),
     ]);
     let (_, uid1, ms1) = delivered(&result.outcomes[0]);
     assert!(matches!(
@@ -154,7 +160,7 @@ fn tombstones_are_invisible_to_live_queries() {
         .map(|i| {
             let (file, m) = f.spool(&format!("m{i}"));
             files.push(file);
-            WriteOp::Deliver(m)
+            deliver(m)
         })
         .collect();
     let result = store.apply(ops);
@@ -167,7 +173,7 @@ fn tombstones_are_invisible_to_live_queries() {
 
     let result = store.apply(vec![WriteOp::Expunge {
         mailbox: inbox,
-        uids: Some(vec![Uid(2), Uid(99)]),
+        which: Expunge::Uids(vec![Uid(2), Uid(99)]),
     }]);
     let Ok(WriteOutcome::Expunged {
         uids,
@@ -206,7 +212,7 @@ fn flag_changes_take_one_modseq_and_report_modified() {
     let store = f.open();
     let (_f1, m1) = f.spool("one");
     let (_f2, m2) = f.spool("two");
-    let result = store.apply(vec![WriteOp::Deliver(m1), WriteOp::Deliver(m2)]);
+    let result = store.apply(vec![deliver(m1), deliver(m2)]);
     let (inbox, _, ms) = delivered(&result.outcomes[1]);
     let store_flags = |uids: Vec<Uid>, unchanged_since| {
         WriteOp::StoreFlags(StoreFlags {
@@ -268,7 +274,7 @@ fn reopened_environment_shows_exactly_what_was_committed() {
             .map(|i| {
                 let (file, m) = f.spool(&format!("m{i}"));
                 files.push(file);
-                WriteOp::Deliver(m)
+                deliver(m)
             })
             .collect();
         store.apply(ops);
@@ -336,4 +342,235 @@ fn a_data_directory_serves_one_process() {
     assert!(matches!(data.prepare(), Err(StoreError::InUse(_))));
     drop(lock);
     data.prepare().unwrap();
+}
+
+fn inbox_with(f: &Fixture, store: &AccountStore, n: usize) -> MailboxId {
+    let ops = (0..n)
+        .map(|i| deliver(f.spool(&format!("m{i}")).1))
+        .collect();
+    let result = store.apply(ops);
+    delivered(&result.outcomes[0]).0
+}
+
+fn mailbox_id(store: &AccountStore, name: &str) -> MailboxId {
+    store.read().unwrap().mailbox(name).unwrap().unwrap().id
+}
+
+fn live_uids(store: &AccountStore, mailbox: MailboxId) -> Vec<Uid> {
+    store
+        .read()
+        .unwrap()
+        .live(mailbox)
+        .unwrap()
+        .map(|m| m.unwrap().uid)
+        .collect()
+}
+
+#[test]
+fn copy_links_files_and_move_leaves_tombstones() {
+    let f = Fixture::new();
+    let store = f.open();
+    let inbox = inbox_with(&f, &store, 3);
+    let archive = mailbox_id(&store, "Archive");
+    let result = store.apply(vec![WriteOp::Copy {
+        from: inbox,
+        uids: vec![Uid(3), Uid(1), Uid(9)],
+        to: archive,
+    }]);
+    let Ok(WriteOutcome::Copied { pairs, .. }) = &result.outcomes[0] else {
+        panic!("{:?}", result.outcomes)
+    };
+    assert_eq!(pairs, &[(Uid(1), Uid(1)), (Uid(3), Uid(2))]);
+    let r = store.read().unwrap();
+    let original = r.message(inbox, Uid(1)).unwrap().unwrap();
+    let copy = r.message(archive, Uid(1)).unwrap().unwrap();
+    assert_ne!(original.id, copy.id);
+    assert_eq!(
+        std::fs::read(r.message_path(original.id)).unwrap(),
+        std::fs::read(r.message_path(copy.id)).unwrap()
+    );
+    assert_eq!(r.content(copy.id).unwrap(), r.content(original.id).unwrap());
+    drop(r);
+
+    let result = store.apply(vec![WriteOp::Move {
+        from: inbox,
+        uids: vec![Uid(2)],
+        to: archive,
+    }]);
+    let Ok(WriteOutcome::Moved { pairs, .. }) = &result.outcomes[0] else {
+        panic!("{:?}", result.outcomes)
+    };
+    assert_eq!(pairs, &[(Uid(2), Uid(3))]);
+    assert_eq!(live_uids(&store, inbox), [Uid(1), Uid(3)]);
+    assert_eq!(live_uids(&store, archive), [Uid(1), Uid(2), Uid(3)]);
+    let r = store.read().unwrap();
+    let moved = r.message(archive, Uid(3)).unwrap().unwrap();
+    assert_eq!(r.locate(moved.id).unwrap(), Some((archive, Uid(3))));
+    assert!(
+        r.message_path(moved.id).exists(),
+        "a moved message keeps its file"
+    );
+    let vanished = r
+        .changed_since(inbox, ModSeq(moved.modseq.0 - 1), true)
+        .unwrap();
+    assert_eq!(
+        vanished
+            .iter()
+            .map(|m| (m.uid, m.expunged))
+            .collect::<Vec<_>>(),
+        [(Uid(2), true)]
+    );
+    assert_eq!(r.mailbox_by_id(inbox).unwrap().unwrap().counts.total, 2);
+    assert_eq!(r.mailbox_by_id(archive).unwrap().unwrap().counts.total, 3);
+    drop(r);
+    // Within one mailbox: new uid, tombstone for the old one.
+    let result = store.apply(vec![WriteOp::Move {
+        from: inbox,
+        uids: vec![Uid(1)],
+        to: inbox,
+    }]);
+    let Ok(WriteOutcome::Moved { pairs, .. }) = &result.outcomes[0] else {
+        panic!("{:?}", result.outcomes)
+    };
+    assert_eq!(pairs, &[(Uid(1), Uid(4))]);
+    assert_eq!(live_uids(&store, inbox), [Uid(3), Uid(4)]);
+    assert_eq!(
+        store
+            .read()
+            .unwrap()
+            .mailbox_by_id(inbox)
+            .unwrap()
+            .unwrap()
+            .counts
+            .total,
+        2
+    );
+}
+
+#[test]
+fn append_is_all_or_nothing() {
+    let f = Fixture::new();
+    let store = f.open();
+    let (_, a) = f.spool("a");
+    let (_, b) = f.spool("b");
+    let result = store.apply(vec![WriteOp::Append {
+        mailbox: "Drafts".into(),
+        messages: vec![a.clone(), b],
+    }]);
+    let Ok(WriteOutcome::Appended { uids, .. }) = &result.outcomes[0] else {
+        panic!("{:?}", result.outcomes)
+    };
+    assert_eq!(uids, &[Uid(1), Uid(2)]);
+    let result = store.apply(vec![WriteOp::Append {
+        mailbox: "Nowhere".into(),
+        messages: vec![a],
+    }]);
+    assert!(matches!(result.outcomes[0], Err(StoreError::NoMailbox(_))));
+    assert!(
+        store.read().unwrap().mailbox("Nowhere").unwrap().is_none(),
+        "APPEND must not create the mailbox"
+    );
+}
+
+#[test]
+fn create_delete_rename_and_subscribe() {
+    let f = Fixture::new();
+    let store = f.open();
+    let result = store.apply(vec![
+        WriteOp::CreateMailbox {
+            name: "a/b/c".into(),
+            special_use: SpecialUse::NONE,
+        },
+        WriteOp::Subscribe { name: "a/b".into() },
+        WriteOp::Subscribe {
+            name: "not/there".into(),
+        },
+    ]);
+    assert!(
+        result.outcomes.iter().all(Result::is_ok),
+        "{:?}",
+        result.outcomes
+    );
+    let names = |s: &AccountStore| {
+        s.read()
+            .unwrap()
+            .mailboxes()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(names(&store).ends_with(&["a".into(), "a/b".into(), "a/b/c".into()]));
+
+    let a = mailbox_id(&store, "a");
+    let result = store.apply(vec![WriteOp::DeleteMailbox { mailbox: a }]);
+    assert!(matches!(
+        result.outcomes[0],
+        Err(StoreError::HasChildren(_))
+    ));
+    let inbox = mailbox_id(&store, "INBOX");
+    let result = store.apply(vec![WriteOp::DeleteMailbox { mailbox: inbox }]);
+    assert!(matches!(result.outcomes[0], Err(StoreError::Inbox(_))));
+
+    let result = store.apply(vec![WriteOp::RenameMailbox {
+        mailbox: a,
+        to: "x/y".into(),
+    }]);
+    assert!(result.outcomes[0].is_ok(), "{:?}", result.outcomes);
+    let all = names(&store);
+    assert!(
+        all.contains(&"x".into()) && all.contains(&"x/y".into()) && all.contains(&"x/y/b/c".into()),
+        "{all:?}"
+    );
+    assert!(!all.iter().any(|n| n.starts_with("a")), "{all:?}");
+    assert_eq!(
+        store.read().unwrap().subscriptions().unwrap(),
+        ["not/there", "x/y/b"]
+    );
+    let result = store.apply(vec![WriteOp::RenameMailbox {
+        mailbox: a,
+        to: "x/y/b/c/d".into(),
+    }]);
+    assert!(result.outcomes[0].is_err(), "renamed into its own child");
+
+    // Deleting a mailbox with messages removes them and their files.
+    let c = mailbox_id(&store, "x/y/b/c");
+    let (_, m) = f.spool("m");
+    store.apply(vec![WriteOp::Append {
+        mailbox: "x/y/b/c".into(),
+        messages: vec![m],
+    }]);
+    let id = store
+        .read()
+        .unwrap()
+        .message(c, Uid(1))
+        .unwrap()
+        .unwrap()
+        .id;
+    let path = store.read().unwrap().message_path(id);
+    assert!(path.exists());
+    let result = store.apply(vec![WriteOp::DeleteMailbox { mailbox: c }]);
+    assert_eq!(result.changes, [Change::MailboxDeleted(c)]);
+    assert!(!path.exists());
+    let r = store.read().unwrap();
+    assert!(r.mailbox("x/y/b/c").unwrap().is_none());
+    assert!(r.locate(id).unwrap().is_none());
+    assert!(r.content(id).unwrap().is_none());
+}
+
+#[test]
+fn renaming_inbox_moves_its_messages() {
+    let f = Fixture::new();
+    let store = f.open();
+    let inbox = inbox_with(&f, &store, 2);
+    let result = store.apply(vec![WriteOp::RenameMailbox {
+        mailbox: inbox,
+        to: "Old/inbox".into(),
+    }]);
+    assert!(result.outcomes[0].is_ok(), "{:?}", result.outcomes);
+    assert!(live_uids(&store, inbox).is_empty());
+    assert_eq!(
+        live_uids(&store, mailbox_id(&store, "Old/inbox")),
+        [Uid(1), Uid(2)]
+    );
 }

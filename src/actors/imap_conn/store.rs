@@ -112,7 +112,7 @@ impl ImapConn {
         }
         let request = handle.addr.send(ExpungeMessages {
             mailbox: selected.id,
-            uids: None,
+            which: crate::store::Expunge::Deleted,
         });
         Box::pin(request.into_actor(self).map(move |result, act, _| {
             let uids = match result {

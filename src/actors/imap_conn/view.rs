@@ -175,7 +175,8 @@ impl View {
                         }
                     }
                 }
-                Change::Mailbox(_) => {}
+                // The session ends before it would flush (see the session's change handler).
+                Change::Mailbox(_) | Change::MailboxDeleted(_) => {}
             }
         }
         self.announce_exists(out);

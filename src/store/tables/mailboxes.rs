@@ -103,6 +103,12 @@ impl Mailboxes {
         Ok(())
     }
 
+    pub fn remove(&self, txn: &mut RwTxn, mailbox: &Mailbox) -> Result<(), StoreError> {
+        self.by_id.delete(txn, &mailbox.id)?;
+        self.by_name.delete(txn, &mailbox.name)?;
+        Ok(())
+    }
+
     pub fn all(&self, txn: &RoTxn) -> Result<Vec<Mailbox>, StoreError> {
         let mut out = Vec::new();
         for item in self.by_id.iter(txn)? {

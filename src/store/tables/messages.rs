@@ -238,6 +238,45 @@ impl Messages {
         Ok(())
     }
 
+    /// Every record of `mailbox`, tombstones included (for deleting the mailbox).
+    pub fn all_in(&self, txn: &RoTxn, mailbox: MailboxId) -> Result<Vec<Message>, StoreError> {
+        let range = MessageKey {
+            mailbox,
+            uid: Uid(0),
+        }..=MessageKey {
+            mailbox,
+            uid: Uid(u32::MAX),
+        };
+        let mut out = Vec::new();
+        for item in self.records.range(txn, &range)? {
+            out.push(item?.1);
+        }
+        Ok(out)
+    }
+
+    /// Removes a record (message or tombstone) and its index entries for good.
+    pub fn remove(&self, txn: &mut RwTxn, m: &Message) -> Result<(), StoreError> {
+        self.records.delete(
+            txn,
+            &MessageKey {
+                mailbox: m.mailbox,
+                uid: m.uid,
+            },
+        )?;
+        self.by_modseq.delete(
+            txn,
+            &ModSeqKey {
+                mailbox: m.mailbox,
+                modseq: m.modseq,
+                uid: m.uid,
+            },
+        )?;
+        if self.by_id.get(txn, &m.id)? == Some((m.mailbox, m.uid)) {
+            self.by_id.delete(txn, &m.id)?;
+        }
+        Ok(())
+    }
+
     /// Reads the live message `uid` for changing it.
     pub fn get_for_update(
         &self,
