@@ -17,8 +17,8 @@ use super::mailbox::{MailboxActor, MailboxChanged, Publish, Unwatch, Watch};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
 use crate::store::{
-    AccountStore, Change, MailboxId, NewMessage, SpecialUse, StoreError, StoreFlags, WriteOp,
-    WriteOutcome,
+    AccountStore, Change, Expunge, FlagChange, MailboxId, MessageId, ModSeq, NewMessage,
+    SpecialUse, StoreError, StoreFlags, Uid, UidValidity, WriteOp, WriteOutcome,
 };
 
 /// Operations taken into one transaction at most, so one batch cannot grow without bound.
@@ -133,140 +133,139 @@ impl Actor for AccountActor {
     type Context = Context<Self>;
 }
 
-/// Delivers a message into a mailbox of the account (created when missing).
-#[derive(Message)]
-#[rtype(result = "Result<Delivered, StoreError>")]
-pub struct DeliverMessage {
-    pub mailbox: String,
-    pub message: NewMessage,
+/// Declares a request to the account actor answered from the outcome of one [`WriteOp`]: the
+/// message type (named for its intent), its result type, and its handler.
+macro_rules! write_request {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($field:ident: $ty:ty),* $(,)? } -> $out:ty;
+        |$msg:ident| $op:expr;
+        $outcome:pat => $result:expr
+    ) => {
+        $(#[$doc])*
+        pub struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        impl Message for $name {
+            type Result = Result<$out, StoreError>;
+        }
+
+        impl Handler<$name> for AccountActor {
+            type Result = ResponseFuture<Result<$out, StoreError>>;
+
+            fn handle(&mut self, $msg: $name, ctx: &mut Context<Self>) -> Self::Result {
+                self.request($op, ctx, |o| match o {
+                    $outcome => Some($result),
+                    _ => None,
+                })
+            }
+        }
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
-    pub id: crate::store::MessageId,
+    pub id: MessageId,
     pub mailbox: MailboxId,
-    pub uid: crate::store::Uid,
-    pub modseq: crate::store::ModSeq,
+    pub uid: Uid,
+    pub modseq: ModSeq,
 }
 
-impl Handler<DeliverMessage> for AccountActor {
-    type Result = ResponseFuture<Result<Delivered, StoreError>>;
-
-    fn handle(&mut self, msg: DeliverMessage, ctx: &mut Context<Self>) -> Self::Result {
-        let op = WriteOp::Deliver {
-            mailbox: msg.mailbox,
-            message: msg.message,
-        };
-        self.request(op, ctx, |o| match o {
-            WriteOutcome::Delivered {
-                id,
-                mailbox,
-                uid,
-                modseq,
-            } => {
-                metrics::DELIVERIES.add(1);
-                Some(Delivered {
-                    id,
-                    mailbox,
-                    uid,
-                    modseq,
-                })
-            }
-            _ => None,
-        })
+write_request! {
+    /// Delivers a message into a mailbox of the account (created when missing).
+    DeliverMessage { mailbox: String, message: NewMessage } -> Delivered;
+    |m| WriteOp::Deliver { mailbox: m.mailbox, message: m.message };
+    WriteOutcome::Delivered { id, mailbox, uid, modseq } => {
+        metrics::DELIVERIES.add(1);
+        Delivered { id, mailbox, uid, modseq }
     }
 }
 
-/// Changes flags of messages (IMAP STORE, and \Seen set by FETCH).
-#[derive(Message)]
-#[rtype(result = "Result<FlagsStored, StoreError>")]
-pub struct ChangeFlags(pub StoreFlags);
+/// What APPEND, COPY and MOVE report for UIDPLUS (RFC 4315): the destination's uidvalidity and
+/// the new uids (with the source uids they came from, for COPY and MOVE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub uidvalidity: UidValidity,
+    pub pairs: Vec<(Uid, Uid)>,
+}
 
+write_request! {
+    /// APPEND (MULTIAPPEND: all or none). The mailbox must exist.
+    AppendMessages { mailbox: String, messages: Vec<NewMessage> } -> Placed;
+    |m| WriteOp::Append { mailbox: m.mailbox, messages: m.messages };
+    WriteOutcome::Appended { uidvalidity, uids, .. } => Placed { uidvalidity, pairs: uids.into_iter().map(|u| (u, u)).collect() }
+}
+
+write_request! {
+    /// COPY: the messages also in `to`.
+    CopyMessages { from: MailboxId, uids: Vec<Uid>, to: MailboxId } -> Placed;
+    |m| WriteOp::Copy { from: m.from, uids: m.uids, to: m.to };
+    WriteOutcome::Copied { uidvalidity, pairs } => Placed { uidvalidity, pairs }
+}
+
+write_request! {
+    /// MOVE: the messages to `to`, tombstones left in `from`.
+    MoveMessages { from: MailboxId, uids: Vec<Uid>, to: MailboxId } -> Placed;
+    |m| WriteOp::Move { from: m.from, uids: m.uids, to: m.to };
+    WriteOutcome::Moved { uidvalidity, pairs } => Placed { uidvalidity, pairs }
+}
+
+/// Flags of messages after a STORE, and those not changed because of UNCHANGEDSINCE (RFC 7162
+/// MODIFIED).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagsStored {
-    pub changed: Vec<crate::store::FlagChange>,
-    /// Uids not changed because of UNCHANGEDSINCE (RFC 7162 MODIFIED).
-    pub modified: Vec<crate::store::Uid>,
+    pub changed: Vec<FlagChange>,
+    pub modified: Vec<Uid>,
 }
 
-impl Handler<ChangeFlags> for AccountActor {
-    type Result = ResponseFuture<Result<FlagsStored, StoreError>>;
-
-    fn handle(&mut self, msg: ChangeFlags, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::StoreFlags(msg.0), ctx, |o| match o {
-            WriteOutcome::FlagsStored { changed, modified } => {
-                Some(FlagsStored { changed, modified })
-            }
-            _ => None,
-        })
-    }
+write_request! {
+    /// Changes flags of messages (IMAP STORE, and \Seen set by FETCH).
+    ChangeFlags { request: StoreFlags } -> FlagsStored;
+    |m| WriteOp::StoreFlags(m.request);
+    WriteOutcome::FlagsStored { changed, modified } => FlagsStored { changed, modified }
 }
 
-/// Expunges messages.
-#[derive(Message)]
-#[rtype(result = "Result<Vec<crate::store::Uid>, StoreError>")]
-pub struct ExpungeMessages {
-    pub mailbox: MailboxId,
-    pub which: crate::store::Expunge,
+write_request! {
+    /// Expunges messages; answers the uids expunged.
+    ExpungeMessages { mailbox: MailboxId, which: Expunge } -> Vec<Uid>;
+    |m| WriteOp::Expunge { mailbox: m.mailbox, which: m.which };
+    WriteOutcome::Expunged { uids, .. } => uids
 }
 
-impl Handler<ExpungeMessages> for AccountActor {
-    type Result = ResponseFuture<Result<Vec<crate::store::Uid>, StoreError>>;
-
-    fn handle(&mut self, msg: ExpungeMessages, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(
-            WriteOp::Expunge {
-                mailbox: msg.mailbox,
-                which: msg.which,
-            },
-            ctx,
-            |o| match o {
-                WriteOutcome::Expunged { uids, .. } => Some(uids),
-                _ => None,
-            },
-        )
-    }
+write_request! {
+    /// Creates a mailbox and its missing parents.
+    CreateMailbox { name: String, special_use: SpecialUse } -> MailboxId;
+    |m| WriteOp::CreateMailbox { name: m.name, special_use: m.special_use };
+    WriteOutcome::MailboxCreated(id) => id
 }
 
-/// Creates a mailbox.
-#[derive(Message)]
-#[rtype(result = "Result<MailboxId, StoreError>")]
-pub struct CreateMailbox {
-    pub name: String,
-    pub special_use: SpecialUse,
+write_request! {
+    /// Deletes a mailbox and its messages.
+    DeleteMailbox { mailbox: MailboxId } -> ();
+    |m| WriteOp::DeleteMailbox { mailbox: m.mailbox };
+    WriteOutcome::MailboxDeleted => ()
 }
 
-impl Handler<CreateMailbox> for AccountActor {
-    type Result = ResponseFuture<Result<MailboxId, StoreError>>;
-
-    fn handle(&mut self, msg: CreateMailbox, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(
-            WriteOp::CreateMailbox {
-                name: msg.name,
-                special_use: msg.special_use,
-            },
-            ctx,
-            |o| match o {
-                WriteOutcome::MailboxCreated(id) => Some(id),
-                _ => None,
-            },
-        )
-    }
+write_request! {
+    /// Renames a mailbox and its children.
+    RenameMailbox { mailbox: MailboxId, to: String } -> ();
+    |m| WriteOp::RenameMailbox { mailbox: m.mailbox, to: m.to };
+    WriteOutcome::MailboxRenamed => ()
 }
 
-/// Replaces the password secrets. Never waits on sessions: they only read.
-#[derive(Message)]
-#[rtype(result = "Result<(), StoreError>")]
-pub struct SetPassword(pub PasswordSecrets);
+write_request! {
+    /// Subscribes to (or unsubscribes from) a mailbox name.
+    ChangeSubscription { name: String, subscribe: bool } -> ();
+    |m| if m.subscribe { WriteOp::Subscribe { name: m.name } } else { WriteOp::Unsubscribe { name: m.name } };
+    WriteOutcome::Subscribed(_) => ()
+}
 
-impl Handler<SetPassword> for AccountActor {
-    type Result = ResponseFuture<Result<(), StoreError>>;
-
-    fn handle(&mut self, msg: SetPassword, ctx: &mut Context<Self>) -> Self::Result {
-        self.request(WriteOp::SetPassword(msg.0), ctx, |o| {
-            matches!(o, WriteOutcome::PasswordSet).then_some(())
-        })
-    }
+write_request! {
+    /// Replaces the password secrets. Never waits on sessions: they only read.
+    SetPassword { secrets: PasswordSecrets } -> ();
+    |m| WriteOp::SetPassword(m.secrets);
+    WriteOutcome::PasswordSet => ()
 }
 
 /// A session starts watching a mailbox: from now on it gets the mailbox's changes.
@@ -393,7 +392,7 @@ mod tests {
         let secrets = crate::auth::PasswordSecrets::derive("new").unwrap();
         let set = tokio::time::timeout(
             std::time::Duration::from_secs(2),
-            addr.send(SetPassword(secrets)),
+            addr.send(SetPassword { secrets }),
         );
         set.await
             .expect("set password waited on a reader")

@@ -144,7 +144,7 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
                 .map_err(|e| e.to_string())?;
             handle
                 .addr
-                .send(SetPassword(secrets))
+                .send(SetPassword { secrets })
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;

@@ -99,7 +99,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
             .map_err(|e| fail(e.to_string()))?;
         handle
             .addr
-            .send(SetPassword(secrets))
+            .send(SetPassword { secrets })
             .await
             .map_err(|e| fail(e.to_string()))?
             .map_err(|e| fail(e.to_string()))?;

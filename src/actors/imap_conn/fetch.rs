@@ -74,7 +74,7 @@ impl ImapConn {
                         unchanged_since: None,
                     };
                     let stored = account
-                        .send(ChangeFlags(op))
+                        .send(ChangeFlags { request: op })
                         .await
                         .map_err(|e| e.to_string())?
                         .map_err(|e| e.to_string())?;

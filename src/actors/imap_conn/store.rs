@@ -39,7 +39,7 @@ impl ImapConn {
             keywords: a.keywords,
             unchanged_since: a.unchanged_since.map(ModSeq),
         };
-        let request = handle.addr.send(ChangeFlags(op));
+        let request = handle.addr.send(ChangeFlags { request: op });
         let (uid, silent) = (a.uid, a.silent);
         Box::pin(request.into_actor(self).map(move |result, act, _| {
             let stored = match result {
