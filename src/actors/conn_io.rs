@@ -38,6 +38,17 @@ pub struct Output {
     pub start_tls: bool,
 }
 
+/// Bytes the actor sends on its own, outside an answer to input (IMAP IDLE updates, an
+/// unsolicited BYE), and whether to close afterwards.
+#[derive(Debug)]
+pub struct Push {
+    pub bytes: Vec<u8>,
+    pub close: bool,
+}
+
+/// How many pushes may wait for the socket before the client counts as not reading.
+pub const PUSH_BACKLOG: usize = 256;
+
 /// Why the connection ended, told to the actor so it can log and clean up.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -54,6 +65,8 @@ pub struct Setup {
     /// Close after this long without input, sending `idle_bytes` first.
     pub idle: Duration,
     pub idle_bytes: Vec<u8>,
+    /// Where the actor's pushes come from, if it makes any.
+    pub push: Option<tokio::sync::mpsc::Receiver<Push>>,
 }
 
 /// A plain or TLS connection.
@@ -114,7 +127,7 @@ async fn write(stream: &mut Stream, bytes: &[u8]) -> bool {
 }
 
 /// Runs the connection until one side closes it or the client is idle too long.
-pub async fn run<A>(addr: Addr<A>, tcp: TcpStream, setup: Setup)
+pub async fn run<A>(addr: Addr<A>, tcp: TcpStream, mut setup: Setup)
 where
     A: Actor + Handler<Input> + Handler<TlsStarted> + Handler<Closed>,
     A::Context: ToEnvelope<A, Input> + ToEnvelope<A, TlsStarted> + ToEnvelope<A, Closed>,
@@ -132,14 +145,39 @@ where
         }
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let n = match tokio::time::timeout(setup.idle, stream.read(&mut buf)).await {
-                Err(_) => {
-                    write(&mut stream, &setup.idle_bytes).await;
-                    return "idle timeout";
+            let read = tokio::time::timeout(setup.idle, stream.read(&mut buf));
+            let pushed = async {
+                match setup.push.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
                 }
-                Ok(Err(_)) => return "read error",
-                Ok(Ok(0)) => return "closed by client",
-                Ok(Ok(n)) => n,
+            };
+            let n = tokio::select! {
+                r = read => match r {
+                    Err(_) => {
+                        write(&mut stream, &setup.idle_bytes).await;
+                        return "idle timeout";
+                    }
+                    Ok(Err(_)) => return "read error",
+                    Ok(Ok(0)) => return "closed by client",
+                    Ok(Ok(n)) => n,
+                },
+                p = pushed => {
+                    match p {
+                        Some(push) => {
+                            if !write(&mut stream, &push.bytes).await {
+                                return "write error";
+                            }
+                            if push.close {
+                                let _ = stream.shutdown().await;
+                                return "closed by server";
+                            }
+                        }
+                        // The actor dropped its sender: no more pushes.
+                        None => setup.push = None,
+                    }
+                    continue;
+                }
             };
             let Ok(mut out) = addr.send(Input(buf[..n].to_vec())).await else {
                 return "session ended";

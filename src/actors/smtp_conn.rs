@@ -218,6 +218,7 @@ impl Actor for SmtpConn {
             implicit_tls: self.listener.protocol.implicit_tls(),
             idle: IDLE_TIMEOUT,
             idle_bytes: Reply::new(421, (4, 4, 2), "idle too long, closing connection").to_bytes(),
+            push: None,
         };
         ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }

@@ -1,9 +1,12 @@
 //! An IMAP connection actor: assembles commands from bytes (the sans-IO receiver and parser),
 //! runs them against the account (reads with its own transactions on the blocking pool, writes
 //! through the account actor), and announces other sessions' changes, pushed by the mailbox
-//! actor, where RFC 9051 §7 allows.
+//! actor, where RFC 9051 §7 allows. One file per group of commands.
 
+mod auth;
 mod fetch;
+mod mailboxes;
+mod messages;
 mod select;
 mod store;
 pub mod view;
@@ -14,26 +17,58 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 use super::Services;
 use super::account::UnwatchMailbox;
-use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
+use super::conn_io::{self, Closed, Input, Output, PUSH_BACKLOG, Push, Setup, TlsStarted};
 use super::mailbox::MailboxChanged;
-use super::registry::{AccountHandle, OpenAccount};
+use super::registry::AccountHandle;
 use crate::config::ListenerConfig;
 use crate::protocols::imap::parse::{Command, CommandKind, parse_command};
 use crate::protocols::imap::receiver::{Event, Receiver};
-use crate::store::{MailboxId, ModSeq, UidValidity};
+use crate::store::{Change, MailboxId, ModSeq, UidValidity};
 use view::View;
 
 /// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Largest literal accepted (APPEND will use the message size limit).
-const MAX_LITERAL: usize = 64 * 1024;
+/// Largest message APPEND accepts (APPENDLIMIT, RFC 7889), and so the largest literal.
+pub const APPEND_LIMIT: usize = 50 << 20;
 /// Failed logins before the connection is closed.
 const MAX_LOGIN_FAILURES: u32 = 3;
 
-pub const CAPABILITIES: &str = "IMAP4rev2 IMAP4rev1 LITERAL+ CONDSTORE UNSELECT";
+/// The capabilities every session has, whatever its state.
+const CAPABILITIES: &[&str] = &[
+    "IMAP4rev2",
+    "IMAP4rev1",
+    "LITERAL+",
+    "ENABLE",
+    "ID",
+    "IDLE",
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "CONDSTORE",
+    "QRESYNC",
+    "CHILDREN",
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "STATUS=SIZE",
+    "MULTIAPPEND",
+];
+
+/// Extensions the client turned on with ENABLE (RFC 5161) or by using them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Enabled {
+    pub condstore: bool,
+    pub qresync: bool,
+    /// IMAP4rev2 semantics (no RECENT, LIST in SELECT, UTF-8 names).
+    pub rev2: bool,
+    pub utf8: bool,
+}
 
 /// The mailbox a session has selected.
 pub struct Selected {
@@ -67,18 +102,51 @@ pub struct ImapConn {
     starting_tls: bool,
     receiver: Receiver,
     state: State,
+    enabled: Enabled,
     login_failures: u32,
     /// Our own address, for the mailbox actor to push changes to.
     me: Option<Addr<ImapConn>>,
     /// While a SELECT is in progress: changes pushed before the new view exists.
-    selecting: Option<Vec<Arc<Vec<crate::store::Change>>>>,
+    selecting: Option<Vec<Arc<Vec<Change>>>>,
+    /// In IDLE (RFC 2177): the tag of the IDLE command.
+    idling: Option<String>,
+    /// For sending updates while idling, and an unsolicited BYE.
+    push: Option<mpsc::Sender<Push>>,
+    /// An AUTHENTICATE exchange in progress: its tag and mechanism.
+    authenticating: Option<(String, crate::protocols::sasl::ServerMechanism)>,
 }
 
-/// The future a command returns: its response bytes (untagged and tagged).
+/// The future a command returns: its response bytes, untagged responses first and the tagged
+/// one last.
 type Reply = ResponseActFuture<ImapConn, Vec<u8>>;
 
 fn done(bytes: impl Into<Vec<u8>>) -> Reply {
     Box::pin(fut::ready(bytes.into()))
+}
+
+/// Whether expunges may be announced while answering this command: not during FETCH, STORE
+/// and SEARCH by sequence number, whose numbers must stay as the client knows them (RFC 9051
+/// §7.5.1).
+fn allows_expunge(kind: &CommandKind) -> bool {
+    match kind {
+        CommandKind::Fetch { uid, .. } => *uid,
+        CommandKind::Store(s) => s.uid,
+        _ => true,
+    }
+}
+
+/// Inserts `updates` before the last line of `response` (its tagged status line).
+fn before_tagged(mut response: Vec<u8>, updates: Vec<u8>) -> Vec<u8> {
+    if updates.is_empty() {
+        return response;
+    }
+    let body = response.len().saturating_sub(2);
+    let at = response[..body]
+        .windows(2)
+        .rposition(|w| w == b"\r\n")
+        .map_or(0, |i| i + 2);
+    response.splice(at..at, updates);
+    response
 }
 
 impl ImapConn {
@@ -98,11 +166,15 @@ impl ImapConn {
             stream: Some(stream),
             tls,
             starting_tls: false,
-            receiver: Receiver::new(MAX_LITERAL),
+            receiver: Receiver::new(APPEND_LIMIT),
             state: State::NotAuthenticated,
+            enabled: Enabled::default(),
             login_failures: 0,
             me: None,
             selecting: None,
+            idling: None,
+            push: None,
+            authenticating: None,
         }
     }
 
@@ -113,41 +185,43 @@ impl ImapConn {
     }
 
     fn capabilities(&self) -> String {
-        let mut caps = CAPABILITIES.to_string();
+        let mut caps = CAPABILITIES.join(" ");
+        caps.push_str(&format!(" APPENDLIMIT={APPEND_LIMIT}"));
         if self.tls.is_some() && !self.is_tls {
             caps.push_str(" STARTTLS");
         }
-        if !self.login_allowed() {
+        if self.login_allowed() {
+            caps.push_str(" SASL-IR");
+            for m in crate::protocols::sasl::PASSWORD_MECHANISMS {
+                caps.push_str(&format!(" AUTH={m}"));
+            }
+        } else {
             caps.push_str(" LOGINDISABLED");
         }
         caps
+    }
+
+    fn output(bytes: Vec<u8>, close: bool, start_tls: bool) -> ResponseActFuture<Self, Output> {
+        Box::pin(fut::ready(Output {
+            bytes,
+            close,
+            start_tls,
+        }))
     }
 
     /// Handles events from the receiver until it needs more input.
     fn drive(&mut self, mut out: Vec<u8>) -> ResponseActFuture<Self, Output> {
         loop {
             if matches!(self.state, State::Logout) {
-                return Box::pin(fut::ready(Output {
-                    bytes: out,
-                    close: true,
-                    start_tls: false,
-                }));
+                return Self::output(out, true, false);
             }
             if self.starting_tls {
                 // RFC 9051 §6.2.1: what the client pipelined after STARTTLS is not trusted.
                 self.receiver.clear();
-                return Box::pin(fut::ready(Output {
-                    bytes: out,
-                    close: false,
-                    start_tls: true,
-                }));
+                return Self::output(out, false, true);
             }
             let Some(event) = self.receiver.next_event() else {
-                return Box::pin(fut::ready(Output {
-                    bytes: out,
-                    close: false,
-                    start_tls: false,
-                }));
+                return Self::output(out, false, false);
             };
             match event {
                 Event::Continue => out.extend_from_slice(b"+ ready for literal\r\n"),
@@ -158,18 +232,39 @@ impl ImapConn {
                     out.extend(format!("* BYE {text}\r\n").into_bytes());
                     self.state = State::Logout;
                 }
+                Event::Command(bytes) if self.idling.is_some() => self.end_idle(&bytes, &mut out),
+                Event::Command(bytes) if self.authenticating.is_some() => {
+                    let reply = self.auth_response(&bytes);
+                    return Box::pin(reply.then(move |bytes, act, _| {
+                        out.extend(bytes);
+                        act.drive(out)
+                    }));
+                }
                 Event::Command(bytes) => match parse_command(&bytes) {
                     Err(e) => out.extend(format!("{} BAD {}\r\n", e.tag, e.message).into_bytes()),
                     Ok(command) => {
+                        let allow_expunge = allows_expunge(&command.kind);
                         let reply = self.execute(command);
                         return Box::pin(reply.then(move |bytes, act, _| {
-                            out.extend(bytes);
+                            let updates = act.pending_updates(allow_expunge);
+                            out.extend(before_tagged(bytes, updates));
                             act.drive(out)
                         }));
                     }
                 },
             }
         }
+    }
+
+    /// The untagged responses for changes by others that may be sent now.
+    fn pending_updates(&mut self, allow_expunge: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.idling.is_none()
+            && let State::Selected(_, s) = &mut self.state
+        {
+            s.view.flush(allow_expunge, &mut out);
+        }
+        out
     }
 
     fn execute(&mut self, Command { tag, kind }: Command) -> Reply {
@@ -180,13 +275,15 @@ impl ImapConn {
                 "* CAPABILITY {}\r\n{tag} OK done\r\n",
                 self.capabilities()
             )),
-            CommandKind::Noop => {
-                let mut out = Vec::new();
-                if let State::Selected(_, s) = &mut self.state {
-                    s.view.flush(true, &mut out);
-                }
-                out.extend(format!("{tag} OK done\r\n").into_bytes());
-                done(out)
+            CommandKind::Noop | CommandKind::Check => done(format!("{tag} OK done\r\n")),
+            CommandKind::Id(_) => done(format!(
+                "* ID (\"name\" \"moxide\" \"version\" \"{}\")\r\n{tag} OK done\r\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            CommandKind::Logout => {
+                self.leave_mailbox();
+                self.state = State::Logout;
+                done(format!("* BYE logging out\r\n{tag} OK done\r\n"))
             }
             // RFC 9051 §6.2.1: only before authentication, and only once.
             CommandKind::StartTls if self.tls.is_none() || self.is_tls || authenticated => {
@@ -196,22 +293,34 @@ impl ImapConn {
                 self.starting_tls = true;
                 done(format!("{tag} OK begin TLS negotiation now\r\n"))
             }
-            CommandKind::Logout => {
-                self.leave_mailbox();
-                self.state = State::Logout;
-                done(format!("* BYE logging out\r\n{tag} OK done\r\n"))
-            }
-            CommandKind::Login { .. } if authenticated => {
+            CommandKind::Login { .. } | CommandKind::Authenticate { .. } if authenticated => {
                 done(format!("{tag} BAD already authenticated\r\n"))
             }
             CommandKind::Login { username, password } => self.login(tag, username, password),
+            CommandKind::Authenticate { mechanism, initial } => {
+                self.authenticate(tag, mechanism, initial)
+            }
             _ if !authenticated => done(format!("{tag} BAD log in first\r\n")),
-            CommandKind::Select { mailbox, condstore } => {
-                self.select(tag, mailbox, false, condstore)
-            }
-            CommandKind::Examine { mailbox, condstore } => {
-                self.select(tag, mailbox, true, condstore)
-            }
+            CommandKind::Enable(names) => done(self.enable(&tag, &names)),
+            CommandKind::Namespace => done(format!(
+                "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n"
+            )),
+            CommandKind::Compress(_) => done(format!(
+                "{tag} NO [CANNOT] compression is not supported yet\r\n"
+            )),
+            CommandKind::Idle => self.start_idle(tag),
+            CommandKind::Select(cmd) => self.select(tag, cmd),
+            CommandKind::Create {
+                mailbox,
+                special_use,
+            } => self.create(tag, mailbox, special_use),
+            CommandKind::Delete { mailbox } => self.delete(tag, mailbox),
+            CommandKind::Rename { from, to } => self.rename(tag, from, to),
+            CommandKind::Subscribe { mailbox } => self.subscribe(tag, mailbox, true),
+            CommandKind::Unsubscribe { mailbox } => self.subscribe(tag, mailbox, false),
+            CommandKind::List(cmd) => self.list(tag, cmd),
+            CommandKind::Status { mailbox, items } => self.status(tag, mailbox, items),
+            CommandKind::Append { mailbox, messages } => self.append(tag, mailbox, messages),
             _ if !selected => done(format!("{tag} BAD select a mailbox first\r\n")),
             CommandKind::Fetch {
                 uid,
@@ -220,8 +329,15 @@ impl ImapConn {
                 changed_since,
             } => self.fetch(tag, uid, set, items, changed_since),
             CommandKind::Store(store) => self.store(tag, store),
-            CommandKind::Expunge => self.expunge(tag, false),
-            CommandKind::Close => self.expunge(tag, true),
+            CommandKind::Copy { uid, set, mailbox } => {
+                self.copy_or_move(tag, uid, set, mailbox, false)
+            }
+            CommandKind::Move { uid, set, mailbox } => {
+                self.copy_or_move(tag, uid, set, mailbox, true)
+            }
+            CommandKind::Expunge => self.expunge(tag, None, false),
+            CommandKind::UidExpunge(set) => self.expunge(tag, Some(set), false),
+            CommandKind::Close => self.expunge(tag, None, true),
             CommandKind::Unselect => {
                 self.leave_mailbox();
                 done(format!("{tag} OK done\r\n"))
@@ -229,42 +345,71 @@ impl ImapConn {
         }
     }
 
-    fn login(&mut self, tag: String, username: String, password: String) -> Reply {
-        if !self.login_allowed() {
-            return done(format!(
-                "{tag} NO [PRIVACYREQUIRED] login only over TLS\r\n"
-            ));
-        }
-        let services = self.services.clone();
-        let check = async move {
-            let account = super::login::verify_login(&services, &username, &password).await;
-            let handle = match &account {
-                Some(a) => services
-                    .registry
-                    .send(OpenAccount(a.clone()))
-                    .await
-                    .ok()
-                    .and_then(Result::ok),
-                None => None,
-            };
-            (username, handle)
-        };
-        Box::pin(check.into_actor(self).map(move |(username, handle), act, _| match handle {
-            Some(handle) => {
-                tracing::info!(cid = act.cid, remote = %act.remote, account = %handle.name, "imap login");
-                act.state = State::Authenticated(handle);
-                format!("{tag} OK [CAPABILITY {}] logged in\r\n", act.capabilities()).into_bytes()
-            }
-            None => {
-                act.login_failures += 1;
-                tracing::info!(cid = act.cid, remote = %act.remote, username = %username, "imap login failed");
-                if act.login_failures >= MAX_LOGIN_FAILURES {
-                    act.state = State::Logout;
-                    return format!("* BYE too many failed logins\r\n{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n").into_bytes();
+    /// ENABLE (RFC 5161): answers `* ENABLED` with what was newly enabled.
+    fn enable(&mut self, tag: &str, names: &[String]) -> String {
+        let mut turned_on = Vec::new();
+        for name in names {
+            let flag = match name.as_str() {
+                "CONDSTORE" => &mut self.enabled.condstore,
+                // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                "QRESYNC" => {
+                    self.enabled.condstore = true;
+                    &mut self.enabled.qresync
                 }
-                format!("{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n").into_bytes()
+                "IMAP4REV2" => &mut self.enabled.rev2,
+                "UTF8=ACCEPT" => &mut self.enabled.utf8,
+                _ => continue,
+            };
+            if !*flag {
+                *flag = true;
+                turned_on.push(if name == "IMAP4REV2" {
+                    "IMAP4rev2"
+                } else {
+                    name.as_str()
+                });
             }
-        }))
+        }
+        if let State::Selected(_, s) = &mut self.state {
+            s.view.condstore |= self.enabled.condstore;
+            s.view.qresync |= self.enabled.qresync;
+        }
+        format!("* ENABLED {}\r\n{tag} OK done\r\n", turned_on.join(" "))
+    }
+
+    /// IDLE (RFC 2177): updates are pushed as they come until the client sends DONE.
+    fn start_idle(&mut self, tag: String) -> Reply {
+        let mut out = b"+ idling\r\n".to_vec();
+        if let State::Selected(_, s) = &mut self.state {
+            s.view.flush(true, &mut out);
+        }
+        self.idling = Some(tag);
+        done(out)
+    }
+
+    fn end_idle(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let Some(tag) = self.idling.take() else {
+            return;
+        };
+        if line.eq_ignore_ascii_case(b"DONE") {
+            out.extend(format!("{tag} OK idle done\r\n").into_bytes());
+        } else {
+            out.extend(format!("{tag} BAD expected DONE\r\n").into_bytes());
+        }
+    }
+
+    /// Sends bytes outside a command's response (IDLE updates, an unsolicited BYE). A client
+    /// that lets [`PUSH_BACKLOG`] of them pile up is not reading: it is disconnected.
+    fn push(&mut self, bytes: Vec<u8>, close: bool) {
+        let Some(tx) = &self.push else { return };
+        if tx.try_send(Push { bytes, close }).is_err() {
+            tracing::info!(cid = self.cid, "client not reading its updates, closing");
+            let _ = tx.try_send(Push {
+                bytes: Vec::new(),
+                close: true,
+            });
+            self.push = None;
+            self.state = State::Logout;
+        }
     }
 
     /// Stops watching the selected mailbox, if any, and returns to the authenticated state.
@@ -307,6 +452,8 @@ impl Actor for ImapConn {
             ctx.stop();
             return;
         };
+        let (tx, rx) = mpsc::channel(PUSH_BACKLOG);
+        self.push = Some(tx);
         let setup = Setup {
             greeting: format!("* OK [CAPABILITY {}] moxide ready\r\n", self.capabilities())
                 .into_bytes(),
@@ -314,6 +461,7 @@ impl Actor for ImapConn {
             implicit_tls: self.listener.protocol.implicit_tls(),
             idle: IDLE_TIMEOUT,
             idle_bytes: b"* BYE autologout, idle too long\r\n".to_vec(),
+            push: Some(rx),
         };
         ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }
@@ -360,10 +508,51 @@ impl Handler<MailboxChanged> for ImapConn {
             buffer.push(changes);
             return;
         }
-        if let Some((_, selected)) = self.selected()
-            && changes.first().is_some_and(|c| c.mailbox() == selected.id)
-        {
-            selected.view.queue(&changes);
+        let Some((_, selected)) = self.selected() else {
+            return;
+        };
+        if changes.first().is_none_or(|c| c.mailbox() != selected.id) {
+            return;
         }
+        if changes
+            .iter()
+            .any(|c| matches!(c, Change::MailboxDeleted(_)))
+        {
+            // The selected mailbox is gone: there is nothing left to be in sync with.
+            self.state = State::Logout;
+            self.push(b"* BYE the selected mailbox was deleted\r\n".to_vec(), true);
+            return;
+        }
+        selected.view.queue(&changes);
+        if self.idling.is_some() {
+            let mut out = Vec::new();
+            if let Some((_, s)) = self.selected() {
+                s.view.flush(true, &mut out);
+            }
+            if !out.is_empty() {
+                self.push(out, false);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_go_before_the_tagged_line() {
+        let r = before_tagged(
+            b"* 1 FETCH (BODY[] {5}\r\na\r\nb)\r\nt1 OK done\r\n".to_vec(),
+            b"* 2 EXISTS\r\n".to_vec(),
+        );
+        assert_eq!(
+            r,
+            b"* 1 FETCH (BODY[] {5}\r\na\r\nb)\r\n* 2 EXISTS\r\nt1 OK done\r\n"
+        );
+        assert_eq!(
+            before_tagged(b"t1 OK\r\n".to_vec(), b"* 1 EXISTS\r\n".to_vec()),
+            b"* 1 EXISTS\r\nt1 OK\r\n"
+        );
     }
 }

@@ -1,34 +1,48 @@
-//! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3; HIGHESTMODSEQ from RFC 7162 §3.1.2.1).
+//! SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3), with CONDSTORE's HIGHESTMODSEQ and QRESYNC's
+//! resynchronisation (RFC 7162 §3.1.2.1, §3.2.5).
 
 use actix::prelude::*;
 
-use super::view::{Entry, View};
+use super::view::{Entry, View, uid_set};
 use super::{ImapConn, Reply, Selected, State, done};
 use crate::actors::account::{UnwatchMailbox, WatchMailbox};
-use crate::protocols::imap::response::flag_list;
-use crate::store::{Flags, Mailbox, StoreError};
+use crate::protocols::imap::parse::{Qresync, SelectCommand};
+use crate::protocols::imap::response::{flag_list, string};
+use crate::store::{Flags, Mailbox, Message, ModSeq, StoreError, Uid};
 
 struct Snapshot {
     mailbox: Mailbox,
     entries: Vec<Entry>,
     first_unseen: Option<u32>,
+    /// For QRESYNC: messages changed and uids expunged since the client's modseq.
+    changed: Vec<Message>,
+    vanished: Vec<Uid>,
 }
 
+/// All flags moxide keeps, as bits (the system flags and its well-known keywords).
+const ALL_FLAGS: Flags = Flags(0x3ff);
+
 impl ImapConn {
-    pub(super) fn select(
-        &mut self,
-        tag: String,
-        name: String,
-        read_only: bool,
-        condstore: bool,
-    ) -> Reply {
+    pub(super) fn select(&mut self, tag: String, cmd: SelectCommand) -> Reply {
+        let was_selected = matches!(self.state, State::Selected(..));
         // RFC 9051 §6.3.2: a failed SELECT still leaves the previous mailbox deselected.
         self.leave_mailbox();
+        if cmd.qresync.is_some() && !self.enabled.qresync {
+            // RFC 7162 §3.2.5.
+            return done(format!(
+                "{tag} BAD QRESYNC parameter without ENABLE QRESYNC\r\n"
+            ));
+        }
+        if cmd.condstore {
+            self.enabled.condstore = true;
+        }
         let (Some(handle), Some(me)) = (self.account().cloned(), self.me.clone()) else {
             return done(format!("{tag} BAD log in first\r\n"));
         };
         let cid = self.cid;
         self.selecting = Some(Vec::new());
+        let qresync = cmd.qresync.clone();
+        let name = cmd.mailbox.clone();
         let work = async move {
             let store = handle.store.clone();
             let lookup = name.clone();
@@ -55,30 +69,8 @@ impl ImapConn {
             let store = handle.store.clone();
             let id = mailbox.id;
             let snapshot =
-                actix_rt::task::spawn_blocking(move || -> Result<Option<Snapshot>, StoreError> {
-                    let r = store.read()?;
-                    let Some(mailbox) = r.mailbox_by_id(id)? else {
-                        return Ok(None);
-                    };
-                    let mut entries = Vec::new();
-                    let mut first_unseen = None;
-                    for m in r.live(id)? {
-                        let m = m?;
-                        entries.push(Entry {
-                            uid: m.uid,
-                            modseq: m.modseq,
-                        });
-                        if first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
-                            first_unseen = Some(entries.len() as u32);
-                        }
-                    }
-                    Ok(Some(Snapshot {
-                        mailbox,
-                        entries,
-                        first_unseen,
-                    }))
-                })
-                .await;
+                actix_rt::task::spawn_blocking(move || snapshot(&store, id, qresync.as_ref()))
+                    .await;
             let failed = match snapshot {
                 Ok(Ok(Some(s))) => return Ok((handle, s)),
                 Ok(Ok(None)) => "[NONEXISTENT] mailbox was just removed".to_string(),
@@ -93,45 +85,158 @@ impl ImapConn {
         };
         Box::pin(work.into_actor(self).map(move |result, act, _| {
             let buffered = act.selecting.take().unwrap_or_default();
+            let mut out = String::new();
+            if was_selected {
+                // RFC 7162 §3.2.11 and RFC 9051 §7.1: the previous mailbox is closed.
+                out.push_str("* OK [CLOSED] previous mailbox closed\r\n");
+            }
             let (handle, snap) = match result {
                 Ok(r) => r,
-                Err(text) => return format!("{tag} NO {text}\r\n").into_bytes(),
+                Err(text) => return format!("{out}{tag} NO {text}\r\n").into_bytes(),
             };
             let m = &snap.mailbox;
-            let all_flags = flag_list(Flags(0x3ff), &m.keywords);
-            let mut out = format!("* FLAGS {all_flags}\r\n");
-            if read_only {
+            let enabled = act.enabled;
+            out.push_str(&format!(
+                "* FLAGS {}\r\n",
+                flag_list(ALL_FLAGS, &m.keywords)
+            ));
+            if cmd.read_only {
                 out.push_str("* OK [PERMANENTFLAGS ()] read-only\r\n");
             } else {
-                let permanent = flag_list(Flags(0x3ff), &m.keywords);
-                out.push_str(&format!("* OK [PERMANENTFLAGS {} \\*)] flags stored\r\n", &permanent[..permanent.len() - 1]));
+                let all = flag_list(ALL_FLAGS, &m.keywords);
+                out.push_str(&format!(
+                    "* OK [PERMANENTFLAGS {} \\*)] flags stored\r\n",
+                    &all[..all.len() - 1]
+                ));
             }
             out.push_str(&format!("* {} EXISTS\r\n", snap.entries.len()));
-            // IMAP4rev1 clients expect RECENT (RFC 3501 §7.3.2); moxide has no recent messages.
-            out.push_str("* 0 RECENT\r\n");
-            if let Some(seq) = snap.first_unseen {
-                out.push_str(&format!("* OK [UNSEEN {seq}] first unseen\r\n"));
+            if !enabled.rev2 {
+                // IMAP4rev1 clients expect RECENT (RFC 3501 §7.3.2); moxide has no recent messages.
+                out.push_str("* 0 RECENT\r\n");
+                if let Some(seq) = snap.first_unseen {
+                    out.push_str(&format!("* OK [UNSEEN {seq}] first unseen\r\n"));
+                }
             }
-            out.push_str(&format!("* OK [UIDVALIDITY {}] uids valid\r\n", m.uidvalidity));
+            out.push_str(&format!(
+                "* OK [UIDVALIDITY {}] uids valid\r\n",
+                m.uidvalidity
+            ));
             out.push_str(&format!("* OK [UIDNEXT {}] next uid\r\n", m.uidnext));
-            out.push_str(&format!("* OK [HIGHESTMODSEQ {}] highest\r\n", m.highest_modseq));
-            let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
-            out.push_str(&format!("{tag} OK [{mode}] selected\r\n"));
-            tracing::debug!(cid = act.cid, mailbox = %m.name, messages = snap.entries.len(), "selected");
-            let mut view = View::new(snap.entries, condstore);
-            for changes in buffered.iter().filter(|c| c.first().is_some_and(|c| c.mailbox() == m.id)) {
+            out.push_str(&format!(
+                "* OK [HIGHESTMODSEQ {}] highest\r\n",
+                m.highest_modseq
+            ));
+            if enabled.rev2 {
+                let mut name = Vec::new();
+                string(&mut name, m.name.as_bytes());
+                out.push_str(&format!(
+                    "* LIST () \"/\" {}\r\n",
+                    String::from_utf8_lossy(&name)
+                ));
+            }
+            let mut view = View::new(snap.entries, enabled.condstore);
+            view.qresync = enabled.qresync;
+            // QRESYNC (RFC 7162 §3.2.5.2): what vanished, then what changed, since the client's
+            // modseq — only when its uidvalidity is still right.
+            let mut resync = Vec::new();
+            if cmd
+                .qresync
+                .as_ref()
+                .is_some_and(|q| q.uidvalidity == m.uidvalidity.0)
+            {
+                if !snap.vanished.is_empty() {
+                    resync.extend(
+                        format!("* VANISHED (EARLIER) {}\r\n", uid_set(&snap.vanished))
+                            .into_bytes(),
+                    );
+                }
+                for c in &snap.changed {
+                    if let Some(seq) = view.seq(c.uid) {
+                        resync.extend(
+                            format!(
+                                "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
+                                c.uid,
+                                flag_list(c.flags, &c.keywords),
+                                c.modseq
+                            )
+                            .into_bytes(),
+                        );
+                    }
+                }
+            }
+            for changes in buffered
+                .iter()
+                .filter(|c| c.first().is_some_and(|c| c.mailbox() == m.id))
+            {
                 view.queue(changes);
             }
+            let mode = if cmd.read_only {
+                "READ-ONLY"
+            } else {
+                "READ-WRITE"
+            };
+            let mut bytes = out.into_bytes();
+            bytes.extend(resync);
+            bytes.extend(format!("{tag} OK [{mode}] selected\r\n").into_bytes());
+            tracing::debug!(cid = act.cid, mailbox = %m.name, messages = view.len(), "selected");
             let selected = Selected {
                 id: m.id,
                 name: m.name.clone(),
                 uidvalidity: m.uidvalidity,
-                read_only,
+                read_only: cmd.read_only,
                 view,
                 highest_modseq: m.highest_modseq,
             };
             act.state = State::Selected(handle, selected);
-            out.into_bytes()
+            bytes
         }))
     }
+}
+
+fn snapshot(
+    store: &crate::store::AccountStore,
+    id: crate::store::MailboxId,
+    qresync: Option<&Qresync>,
+) -> Result<Option<Snapshot>, StoreError> {
+    let r = store.read()?;
+    let Some(mailbox) = r.mailbox_by_id(id)? else {
+        return Ok(None);
+    };
+    let mut entries = Vec::new();
+    let mut first_unseen = None;
+    for m in r.live(id)? {
+        let m = m?;
+        entries.push(Entry {
+            uid: m.uid,
+            modseq: m.modseq,
+        });
+        if first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
+            first_unseen = Some(entries.len() as u32);
+        }
+    }
+    let (mut changed, mut vanished) = (Vec::new(), Vec::new());
+    if let Some(q) = qresync.filter(|q| q.uidvalidity == mailbox.uidvalidity.0) {
+        let largest = mailbox.uidnext.0.saturating_sub(1);
+        for m in r.changed_since(id, ModSeq(q.modseq), true)? {
+            if m.expunged {
+                // Only the uids the client said it knows, when it said (RFC 7162 §3.2.5).
+                if q.known_uids
+                    .as_ref()
+                    .is_none_or(|k| k.contains(m.uid.0, largest))
+                {
+                    vanished.push(m.uid);
+                }
+            } else {
+                changed.push(m);
+            }
+        }
+        changed.sort_by_key(|m| m.uid);
+    }
+    Ok(Some(Snapshot {
+        mailbox,
+        entries,
+        first_unseen,
+        changed,
+        vanished,
+    }))
 }

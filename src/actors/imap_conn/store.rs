@@ -3,13 +3,14 @@
 
 use actix::prelude::*;
 
-use super::view::SetKind;
+use super::view::{SetKind, uid_set};
 use super::{ImapConn, Reply, State, done};
 use crate::actors::account::{ChangeFlags, ExpungeMessages};
 use crate::protocols::imap::parse::StoreCommand;
 use crate::protocols::imap::response::flag_list;
+use crate::protocols::imap::types::SeqSet;
 use crate::protocols::imap::types::StoreAction;
-use crate::store::{FlagOp, ModSeq, StoreFlags};
+use crate::store::{Expunge, FlagOp, ModSeq, StoreFlags};
 
 impl ImapConn {
     pub(super) fn store(&mut self, tag: String, a: StoreCommand) -> Reply {
@@ -98,8 +99,9 @@ impl ImapConn {
         }))
     }
 
-    /// EXPUNGE, or CLOSE (`close`: expunge silently and deselect, RFC 9051 §6.4.2).
-    pub(super) fn expunge(&mut self, tag: String, close: bool) -> Reply {
+    /// EXPUNGE, UID EXPUNGE (`uids`, RFC 4315 §2.1), or CLOSE (`close`: expunge silently and
+    /// deselect, RFC 9051 §6.4.2).
+    pub(super) fn expunge(&mut self, tag: String, uids: Option<SeqSet>, close: bool) -> Reply {
         let Some((handle, selected)) = self.selected() else {
             return done(format!("{tag} BAD select a mailbox first\r\n"));
         };
@@ -108,14 +110,21 @@ impl ImapConn {
                 self.leave_mailbox();
                 return done(format!("{tag} OK closed\r\n"));
             }
-            return done(format!("{tag} NO mailbox is read-only\r\n"));
+            return done(format!("{tag} NO [READ-ONLY] the mailbox is read-only\r\n"));
         }
+        let which = match &uids {
+            None => Expunge::Deleted,
+            Some(set) => match selected.view.resolve(set, SetKind::Uid) {
+                Ok(t) => Expunge::DeletedAmong(t.into_iter().map(|(_, e)| e.uid).collect()),
+                Err(e) => return done(format!("{tag} BAD {e}\r\n")),
+            },
+        };
         let request = handle.addr.send(ExpungeMessages {
             mailbox: selected.id,
-            which: crate::store::Expunge::Deleted,
+            which,
         });
         Box::pin(request.into_actor(self).map(move |result, act, _| {
-            let uids = match result {
+            let expunged = match result {
                 Ok(Ok(uids)) => uids,
                 Ok(Err(e)) => return format!("{tag} NO [SERVERBUG] {e}\r\n").into_bytes(),
                 Err(e) => return format!("{tag} NO [SERVERBUG] {e}\r\n").into_bytes(),
@@ -130,10 +139,12 @@ impl ImapConn {
             let mut out = Vec::new();
             // Announce what others changed first, so the sequence numbers below are the client's.
             selected.view.flush(true, &mut out);
-            for uid in uids {
-                if let Some(seq) = selected.view.remove(uid) {
-                    out.extend(format!("* {seq} EXPUNGE\r\n").into_bytes());
-                }
+            let removed: Vec<_> = expunged
+                .into_iter()
+                .filter(|u| selected.view.remove_announced(*u, &mut out))
+                .collect();
+            if selected.view.qresync && !removed.is_empty() {
+                out.extend(format!("* VANISHED {}\r\n", uid_set(&removed)).into_bytes());
             }
             out.extend(format!("{tag} OK expunged\r\n").into_bytes());
             out

@@ -25,6 +25,8 @@ pub struct View {
     pending: VecDeque<Change>,
     /// Include MODSEQ in unsolicited FETCH responses (CONDSTORE enabled, RFC 7162 §3.1.2).
     pub condstore: bool,
+    /// Report expunges as VANISHED (QRESYNC enabled, RFC 7162 §3.2.10).
+    pub qresync: bool,
 }
 
 /// Which sequence set a command means.
@@ -42,6 +44,7 @@ impl View {
             announced,
             pending: VecDeque::new(),
             condstore,
+            qresync: false,
         }
     }
 
@@ -169,10 +172,13 @@ impl View {
                         break;
                     }
                     self.announce_exists(out);
-                    for uid in uids {
-                        if let Some(seq) = self.remove(*uid) {
-                            let _ = write!(out_string(out), "* {seq} EXPUNGE\r\n");
-                        }
+                    let removed: Vec<Uid> = uids
+                        .iter()
+                        .copied()
+                        .filter(|u| self.remove_announced(*u, out))
+                        .collect();
+                    if self.qresync && !removed.is_empty() {
+                        let _ = write!(out_string(out), "* VANISHED {}\r\n", uid_set(&removed));
                     }
                 }
                 // The session ends before it would flush (see the session's change handler).
@@ -182,12 +188,53 @@ impl View {
         self.announce_exists(out);
     }
 
+    /// Removes `uid` and writes its EXPUNGE (unless QRESYNC reports it as VANISHED). Whether it
+    /// was in the view.
+    pub fn remove_announced(&mut self, uid: Uid, out: &mut Vec<u8>) -> bool {
+        match self.remove(uid) {
+            Some(seq) => {
+                if !self.qresync {
+                    let _ = write!(out_string(out), "* {seq} EXPUNGE\r\n");
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     fn announce_exists(&mut self, out: &mut Vec<u8>) {
         if self.entries.len() != self.announced {
             self.announced = self.entries.len();
             let _ = write!(out_string(out), "* {} EXISTS\r\n", self.announced);
         }
     }
+}
+
+/// A uid set in its compact form: `1:3,7,9:10` (uids in ascending order).
+pub fn uid_set(uids: &[Uid]) -> String {
+    let mut sorted: Vec<u32> = uids.iter().map(|u| u.0).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Lets `write!` append to a byte buffer.
@@ -334,5 +381,58 @@ mod tests {
         ]);
         assert_eq!(flush(&mut v, true), "* 2 EXISTS\r\n* 2 EXPUNGE\r\n");
         assert_eq!(flush(&mut v, true), "");
+    }
+}
+
+#[cfg(test)]
+mod qresync_tests {
+    use super::*;
+    use crate::store::{Flags, MailboxId};
+
+    #[test]
+    fn uid_sets_are_compact() {
+        let u = |v: &[u32]| v.iter().map(|&x| Uid(x)).collect::<Vec<_>>();
+        assert_eq!(uid_set(&u(&[9, 1, 2, 3, 7, 10, 2])), "1:3,7,9:10");
+        assert_eq!(uid_set(&u(&[5])), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn qresync_reports_vanished() {
+        let mut v = View::new(
+            vec![
+                Entry {
+                    uid: Uid(1),
+                    modseq: ModSeq(2),
+                },
+                Entry {
+                    uid: Uid(2),
+                    modseq: ModSeq(2),
+                },
+            ],
+            true,
+        );
+        v.qresync = true;
+        v.queue(&[
+            Change::Added {
+                mailbox: MailboxId(1),
+                uid: Uid(3),
+                modseq: ModSeq(3),
+                flags: Flags::empty(),
+                keywords: vec![],
+            },
+            Change::Expunged {
+                mailbox: MailboxId(1),
+                uids: vec![Uid(1), Uid(3)],
+                modseq: ModSeq(4),
+            },
+        ]);
+        let mut out = Vec::new();
+        v.flush(true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "* 3 EXISTS\r\n* VANISHED 1,3\r\n"
+        );
+        assert_eq!(v.len(), 1);
     }
 }

@@ -70,6 +70,18 @@ impl<'a> Cursor<'a> {
         Ok(String::from_utf8_lossy(t).into_owned())
     }
 
+    /// Takes `NIL` (case-insensitive) if it is next.
+    pub(super) fn take_nil(&mut self) -> bool {
+        let nil = self
+            .input
+            .get(self.pos..self.pos + 3)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"NIL"));
+        if nil {
+            self.pos += 3;
+        }
+        nil
+    }
+
     pub(super) fn atom(&mut self) -> PResult<String> {
         let a = self.take_while(is_atom_char);
         if a.is_empty() {

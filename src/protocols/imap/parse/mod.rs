@@ -3,12 +3,20 @@
 
 mod cursor;
 mod fetch;
+mod mailbox;
+mod message;
 mod store;
+
+pub use mailbox::{ListCommand, Qresync, SelectCommand, StatusItem};
+pub use message::{AppendMessage, parse_date_time};
 
 use cursor::{Cursor, PResult};
 
 use super::types::{FetchItem, SeqSet, StoreAction};
 use crate::store::Flags;
+
+/// ID fields (RFC 2971): names and values (NIL values as None).
+pub type IdFields = Vec<(String, Option<String>)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -26,14 +34,62 @@ pub enum CommandKind {
         username: String,
         password: String,
     },
-    Select {
-        mailbox: String,
-        condstore: bool,
+    /// AUTHENTICATE mechanism [initial-response] (SASL-IR, RFC 4959): the response as sent,
+    /// base64 or "=".
+    Authenticate {
+        mechanism: String,
+        initial: Option<String>,
     },
-    Examine {
+    /// ENABLE (RFC 5161): the capability names, upper-cased.
+    Enable(Vec<String>),
+    /// ID (RFC 2971): the client's fields, or None for NIL.
+    Id(Option<IdFields>),
+    Namespace,
+    Idle,
+    /// COMPRESS (RFC 4978): the mechanism, upper-cased.
+    Compress(String),
+    Check,
+    /// SELECT and EXAMINE.
+    Select(SelectCommand),
+    Create {
         mailbox: String,
-        condstore: bool,
+        /// CREATE-SPECIAL-USE (RFC 6154 §3): the attributes asked for, e.g. `\Drafts`.
+        special_use: Vec<String>,
     },
+    Delete {
+        mailbox: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        mailbox: String,
+    },
+    Unsubscribe {
+        mailbox: String,
+    },
+    List(ListCommand),
+    Status {
+        mailbox: String,
+        items: Vec<StatusItem>,
+    },
+    Append {
+        mailbox: String,
+        messages: Vec<AppendMessage>,
+    },
+    Copy {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+    },
+    Move {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+    },
+    /// UID EXPUNGE (RFC 4315 §2.1).
+    UidExpunge(SeqSet),
     Fetch {
         uid: bool,
         set: SeqSet,
@@ -92,6 +148,9 @@ impl Cursor<'_> {
             "EXPUNGE" => CommandKind::Expunge,
             "CLOSE" => CommandKind::Close,
             "UNSELECT" => CommandKind::Unselect,
+            "CHECK" => CommandKind::Check,
+            "NAMESPACE" => CommandKind::Namespace,
+            "IDLE" => CommandKind::Idle,
             "LOGIN" => {
                 self.sp()?;
                 let username = self.astring()?;
@@ -99,23 +158,85 @@ impl Cursor<'_> {
                 let password = self.astring()?;
                 CommandKind::Login { username, password }
             }
-            "SELECT" | "EXAMINE" => {
+            "AUTHENTICATE" => {
                 self.sp()?;
-                let mailbox = self.mailbox()?;
-                let condstore = self.select_params()?;
-                if name == "SELECT" {
-                    CommandKind::Select { mailbox, condstore }
+                let mechanism = self.atom()?.to_ascii_uppercase();
+                let initial = if self.take(b' ') {
+                    let r = self.take_while(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+                    if r.is_empty() {
+                        return Err("invalid initial response".into());
+                    }
+                    Some(String::from_utf8_lossy(r).into_owned())
                 } else {
-                    CommandKind::Examine { mailbox, condstore }
+                    None
+                };
+                CommandKind::Authenticate { mechanism, initial }
+            }
+            "ENABLE" => {
+                let mut names = Vec::new();
+                while self.take(b' ') {
+                    names.push(self.atom()?.to_ascii_uppercase());
+                }
+                if names.is_empty() {
+                    return Err("ENABLE needs a capability".into());
+                }
+                CommandKind::Enable(names)
+            }
+            "ID" => {
+                self.sp()?;
+                CommandKind::Id(self.id_params()?)
+            }
+            "COMPRESS" => {
+                self.sp()?;
+                CommandKind::Compress(self.atom()?.to_ascii_uppercase())
+            }
+            "SELECT" => self.select(false)?,
+            "EXAMINE" => self.select(true)?,
+            "CREATE" => self.create()?,
+            "DELETE" => {
+                self.sp()?;
+                CommandKind::Delete {
+                    mailbox: self.mailbox()?,
                 }
             }
+            "RENAME" => {
+                self.sp()?;
+                let from = self.mailbox()?;
+                self.sp()?;
+                let to = self.mailbox()?;
+                CommandKind::Rename { from, to }
+            }
+            "SUBSCRIBE" => {
+                self.sp()?;
+                CommandKind::Subscribe {
+                    mailbox: self.mailbox()?,
+                }
+            }
+            "UNSUBSCRIBE" => {
+                self.sp()?;
+                CommandKind::Unsubscribe {
+                    mailbox: self.mailbox()?,
+                }
+            }
+            "LIST" => self.list(false)?,
+            "LSUB" => self.list(true)?,
+            "STATUS" => self.status()?,
+            "APPEND" => self.append()?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
+            "COPY" => self.copy_or_move(false, false)?,
+            "MOVE" => self.copy_or_move(false, true)?,
             "UID" => {
                 self.sp()?;
                 match self.keyword()?.as_str() {
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
+                    "COPY" => self.copy_or_move(true, false)?,
+                    "MOVE" => self.copy_or_move(true, true)?,
+                    "EXPUNGE" => {
+                        self.sp()?;
+                        CommandKind::UidExpunge(self.seq_set()?)
+                    }
                     other => return Err(format!("unknown UID command {other}")),
                 }
             }
@@ -125,18 +246,28 @@ impl Cursor<'_> {
         Ok(kind)
     }
 
-    /// `[SP "(" "CONDSTORE" ")"]` (RFC 7162 §3.1.8).
-    fn select_params(&mut self) -> PResult<bool> {
-        if !self.take(b' ') {
-            return Ok(false);
+    /// `NIL` or `("key" "value" ...)` (RFC 2971 §3.1), at most 30 pairs.
+    fn id_params(&mut self) -> PResult<Option<IdFields>> {
+        if self.take_nil() {
+            return Ok(None);
         }
         self.expect(b'(')?;
-        match self.keyword()?.as_str() {
-            "CONDSTORE" => {}
-            other => return Err(format!("unsupported SELECT parameter {other}")),
+        let mut fields = Vec::new();
+        while !self.take(b')') {
+            if fields.len() >= 30 {
+                return Err("too many ID fields".into());
+            }
+            let key = String::from_utf8_lossy(&self.string_bytes()?).into_owned();
+            self.sp()?;
+            let value = if self.take_nil() {
+                None
+            } else {
+                Some(String::from_utf8_lossy(&self.string_bytes()?).into_owned())
+            };
+            fields.push((key, value));
+            self.take(b' ');
         }
-        self.expect(b')')?;
-        Ok(true)
+        Ok(Some(fields))
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::protocols::imap::types::*;
+use crate::store::Flags;
 
 fn kind(s: &str) -> CommandKind {
     parse_command(s.as_bytes())
@@ -32,18 +33,146 @@ fn simple_commands() {
     );
     assert_eq!(
         kind("x select INBOX (condstore)"),
-        CommandKind::Select {
+        CommandKind::Select(SelectCommand {
             mailbox: "INBOX".into(),
-            condstore: true
-        }
+            read_only: false,
+            condstore: true,
+            qresync: None
+        })
     );
     assert_eq!(
         kind("x EXAMINE \"Sent Items\""),
-        CommandKind::Examine {
+        CommandKind::Select(SelectCommand {
             mailbox: "Sent Items".into(),
-            condstore: false
+            read_only: true,
+            condstore: false,
+            qresync: None
+        })
+    );
+}
+
+#[test]
+fn select_qresync() {
+    let CommandKind::Select(s) =
+        kind("a SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541) CONDSTORE)")
+    else {
+        panic!()
+    };
+    let q = s.qresync.unwrap();
+    assert!(s.condstore);
+    assert_eq!((q.uidvalidity, q.modseq), (67890007, 90060115194045000));
+    assert_eq!(q.known_uids.unwrap().0.len(), 2);
+    assert!(q.seq_match.is_none());
+    let CommandKind::Select(s) = kind("a SELECT INBOX (QRESYNC (1 2 1:5 (1,3 2,9)))") else {
+        panic!()
+    };
+    assert!(s.qresync.unwrap().seq_match.is_some());
+    assert!(parse_command(b"a SELECT INBOX (QRESYNC (0 2))").is_err());
+    assert!(parse_command(b"a SELECT INBOX (QRESYNC (1 0))").is_err());
+    assert!(parse_command(b"a SELECT INBOX (BOGUS)").is_err());
+}
+
+#[test]
+fn mailbox_commands() {
+    assert_eq!(
+        kind("a CREATE Drafts2 (USE (\\Drafts))"),
+        CommandKind::Create {
+            mailbox: "Drafts2".into(),
+            special_use: vec!["\\Drafts".into()]
         }
     );
+    assert_eq!(
+        kind("a RENAME a \"b c\""),
+        CommandKind::Rename {
+            from: "a".into(),
+            to: "b c".into()
+        }
+    );
+    assert_eq!(
+        kind("a STATUS INBOX (MESSAGES UIDNEXT SIZE HIGHESTMODSEQ)"),
+        CommandKind::Status {
+            mailbox: "INBOX".into(),
+            items: vec![
+                StatusItem::Messages,
+                StatusItem::UidNext,
+                StatusItem::Size,
+                StatusItem::HighestModSeq
+            ]
+        }
+    );
+    let CommandKind::List(l) = kind("a LIST \"\" *") else {
+        panic!()
+    };
+    assert_eq!(
+        (l.patterns.as_slice(), l.extended),
+        (&["*".to_string()][..], false)
+    );
+    let CommandKind::List(l) = kind(
+        "a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"a/%\" b) RETURN (CHILDREN STATUS (MESSAGES))",
+    ) else {
+        panic!()
+    };
+    assert!(l.select_subscribed && l.recursive_match && l.return_children && l.extended);
+    assert_eq!(l.patterns, ["a/%", "b"]);
+    assert_eq!(l.return_status, Some(vec![StatusItem::Messages]));
+    assert!(parse_command(b"a LIST (RECURSIVEMATCH) \"\" *").is_err());
+    assert!(matches!(
+        kind("a LSUB \"\" %"),
+        CommandKind::List(ListCommand { lsub: true, .. })
+    ));
+    assert!(parse_command(b"a STATUS INBOX (BOGUS)").is_err());
+}
+
+#[test]
+fn message_commands() {
+    let CommandKind::Append { mailbox, messages } =
+        kind("a APPEND Drafts (\\Seen x) \"17-Jul-1996 02:44:25 -0700\" {3+}\r\nabc {2+}\r\nde")
+    else {
+        panic!()
+    };
+    assert_eq!(mailbox, "Drafts");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].flags, Flags::SEEN);
+    assert_eq!(messages[0].keywords, ["x"]);
+    assert_eq!(messages[0].date, Some(837_596_665));
+    assert_eq!(
+        (messages[0].data.as_slice(), messages[1].data.as_slice()),
+        (&b"abc"[..], &b"de"[..])
+    );
+    assert!(parse_command(b"a APPEND Drafts").is_err());
+    assert!(parse_command(b"a APPEND Drafts \"bad date\" {1+}\r\nx").is_err());
+    assert!(matches!(
+        kind("a UID MOVE 1:* Trash"),
+        CommandKind::Move { uid: true, .. }
+    ));
+    assert!(matches!(
+        kind("a COPY 2 Trash"),
+        CommandKind::Copy { uid: false, .. }
+    ));
+    assert!(matches!(
+        kind("a UID EXPUNGE 3:5"),
+        CommandKind::UidExpunge(_)
+    ));
+    assert_eq!(
+        kind("a ENABLE QRESYNC imap4rev2"),
+        CommandKind::Enable(vec!["QRESYNC".into(), "IMAP4REV2".into()])
+    );
+    assert_eq!(kind("a ID NIL"), CommandKind::Id(None));
+    assert_eq!(
+        kind("a ID (\"name\" \"x\" \"os\" NIL)"),
+        CommandKind::Id(Some(vec![
+            ("name".into(), Some("x".into())),
+            ("os".into(), None)
+        ]))
+    );
+    assert_eq!(
+        kind("a AUTHENTICATE plain AGEAYg=="),
+        CommandKind::Authenticate {
+            mechanism: "PLAIN".into(),
+            initial: Some("AGEAYg==".into())
+        }
+    );
+    assert_eq!(kind("a IDLE"), CommandKind::Idle);
 }
 
 #[test]
