@@ -8,7 +8,7 @@ use actix::prelude::*;
 use super::{APPEND_LIMIT, ImapConn, Reply, done};
 use crate::actors::account::{ChangeSubscription, CreateMailbox, DeleteMailbox, RenameMailbox};
 use crate::protocols::imap::parse::{ListCommand, StatusItem};
-use crate::protocols::imap::response::string;
+use crate::protocols::imap::response::astring;
 use crate::store::{Mailbox, SpecialUse, StoreError};
 
 /// The tagged NO for a store error, with the response code RFC 9051 §7.1 has for it.
@@ -26,7 +26,7 @@ pub(super) fn no(tag: &str, e: &StoreError) -> Vec<u8> {
 /// An IMAP string for a mailbox name.
 fn name(n: &str) -> String {
     let mut out = Vec::new();
-    string(&mut out, n.as_bytes());
+    astring(&mut out, n.as_bytes());
     String::from_utf8_lossy(&out).into_owned()
 }
 

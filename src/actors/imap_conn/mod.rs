@@ -378,12 +378,17 @@ impl ImapConn {
 
     /// IDLE (RFC 2177): updates are pushed as they come until the client sends DONE.
     fn start_idle(&mut self, tag: String) -> Reply {
-        let mut out = b"+ idling\r\n".to_vec();
+        let mut updates = Vec::new();
         if let State::Selected(_, s) = &mut self.state {
-            s.view.flush(true, &mut out);
+            s.view.flush(true, &mut updates);
         }
         self.idling = Some(tag);
-        done(out)
+        // What is already pending follows the continuation as a push of its own, as later
+        // updates do: clients that wait for new data after "+" see it.
+        if !updates.is_empty() {
+            self.push(updates, false);
+        }
+        done(b"+ idling\r\n".to_vec())
     }
 
     fn end_idle(&mut self, line: &[u8], out: &mut Vec<u8>) {

@@ -20,6 +20,19 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// Appends `s` as an astring: an atom when it is one (RFC 9051 §9 ASTRING-CHAR), else a string.
+pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
+    let atom = !s.is_empty()
+        && !s.eq_ignore_ascii_case(b"NIL")
+        && s.iter()
+            .all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\".contains(&b));
+    if atom {
+        out.extend_from_slice(s);
+    } else {
+        string(out, s);
+    }
+}
+
 /// Appends `s` as a literal `{n}\r\n...`.
 pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
@@ -51,6 +64,21 @@ pub fn date_time(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn astrings() {
+        let a = |s: &[u8]| {
+            let mut out = Vec::new();
+            astring(&mut out, s);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(a(b"INBOX"), "INBOX");
+        assert_eq!(a(b"lists/rust"), "lists/rust");
+        assert_eq!(a(b"Sent Items"), "\"Sent Items\"");
+        assert_eq!(a(b""), "\"\"");
+        assert_eq!(a(b"nil"), "\"nil\"");
+        assert_eq!(a(b"50%"), "\"50%\"");
+    }
 
     #[test]
     fn strings() {
