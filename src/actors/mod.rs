@@ -24,6 +24,8 @@ pub struct Services {
     pub data: DataDir,
     pub registry: actix::Addr<registry::AccountRegistry>,
     pub started: Instant,
+    /// Authentication failures per remote address.
+    pub auth_limiter: login::AuthLimiter,
 }
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);

@@ -14,12 +14,13 @@ use tokio::net::TcpStream;
 use super::Services;
 use super::account::DeliverMessage;
 use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
+use super::login::{LoginError, verify_login};
 use super::registry::OpenAccount;
 use crate::address::Address;
 use crate::config::{ListenerConfig, Mode};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{
-    Action, Policy, RcptDecision, Session, SessionConfig, Transaction,
+    Action, AuthOutcome, Policy, RcptDecision, Session, SessionConfig, Transaction,
 };
 use crate::store::files::Spool;
 use crate::store::{Content, Flags, NewMessage, parts};
@@ -152,24 +153,30 @@ impl SmtpConn {
                     let services = self.services.clone();
                     let (cid, remote) = (self.cid, self.remote);
                     let check = async move {
-                        let account = super::login::verify_login(
+                        let result = verify_login(
                             &services,
+                            remote.ip(),
                             &credentials.username,
                             &credentials.password,
                         )
                         .await;
-                        match &account {
-                            Some(a) => {
-                                tracing::info!(cid, %remote, account = %a, "smtp authenticated")
+                        match result {
+                            Ok(account) => {
+                                tracing::info!(cid, %remote, account = %account, "smtp authenticated");
+                                AuthOutcome::Authenticated(account)
                             }
-                            None => {
-                                tracing::info!(cid, %remote, username = %credentials.username, "smtp authentication failed")
+                            Err(LoginError::Invalid) => {
+                                tracing::info!(cid, %remote, username = %credentials.username, "smtp authentication failed");
+                                AuthOutcome::Invalid
+                            }
+                            Err(LoginError::RateLimited) => {
+                                tracing::info!(cid, %remote, username = %credentials.username, "smtp authentication refused: too many failures");
+                                AuthOutcome::TryLater
                             }
                         }
-                        account
                     };
-                    return Box::pin(check.into_actor(self).then(move |account, act, _| {
-                        act.session.auth_result(account);
+                    return Box::pin(check.into_actor(self).then(move |outcome, act, _| {
+                        act.session.auth_result(outcome);
                         act.drive(out)
                     }));
                 }

@@ -84,6 +84,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         data,
         registry: registry.clone(),
         started: Instant::now(),
+        auth_limiter: Default::default(),
     });
 
     if let Some((account, password)) = options.password {

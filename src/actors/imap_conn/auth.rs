@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::{ImapConn, MAX_LOGIN_FAILURES, Reply, State, done};
+use crate::actors::login::{LoginError, verify_login};
 use crate::actors::registry::OpenAccount;
 use crate::protocols::sasl::{Credentials, Next, ServerMechanism};
 
@@ -95,29 +96,34 @@ impl ImapConn {
 
     fn check_credentials(&mut self, tag: String, credentials: Credentials) -> Reply {
         let services = self.services.clone();
+        let remote = self.remote.ip();
         let check = async move {
             let Credentials {
                 username, password, ..
             } = credentials;
-            let account = crate::actors::login::verify_login(&services, &username, &password).await;
-            let handle = match &account {
-                Some(a) => services
+            let handle = match verify_login(&services, remote, &username, &password).await {
+                Ok(account) => services
                     .registry
-                    .send(OpenAccount(a.clone()))
+                    .send(OpenAccount(account))
                     .await
                     .ok()
-                    .and_then(Result::ok),
-                None => None,
+                    .and_then(Result::ok)
+                    .ok_or(LoginError::Invalid),
+                Err(e) => Err(e),
             };
             (username, handle)
         };
         Box::pin(check.into_actor(self).map(move |(username, handle), act, _| match handle {
-            Some(handle) => {
+            Ok(handle) => {
                 tracing::info!(cid = act.cid, remote = %act.remote, account = %handle.name, "imap login");
                 act.state = State::Authenticated(handle);
                 format!("{tag} OK [CAPABILITY {}] logged in\r\n", act.capabilities()).into_bytes()
             }
-            None => {
+            Err(LoginError::RateLimited) => {
+                tracing::info!(cid = act.cid, remote = %act.remote, username = %username, "imap login refused: too many failures");
+                format!("{tag} NO [UNAVAILABLE] too many failed logins from your address, try again later\r\n").into_bytes()
+            }
+            Err(LoginError::Invalid) => {
                 act.login_failures += 1;
                 tracing::info!(cid = act.cid, remote = %act.remote, username = %username, "imap login failed");
                 let mut out = String::new();

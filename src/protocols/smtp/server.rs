@@ -19,6 +19,16 @@ pub const MAX_LINE: usize = 4096;
 /// Bad commands in a row before the connection is closed.
 pub const MAX_ERRORS: u32 = 10;
 
+/// How a credentials check came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Logged in to this account.
+    Authenticated(String),
+    Invalid,
+    /// Refused without checking, e.g. after too many failures from the address.
+    TryLater,
+}
+
 /// What a session needs to know about where it runs.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -541,19 +551,24 @@ impl Session {
         }
     }
 
-    /// The outcome of an [`Action::Authenticate`]: the account, or None for bad credentials.
-    pub fn auth_result(&mut self, account: Option<String>) {
+    /// The outcome of an [`Action::Authenticate`].
+    pub fn auth_result(&mut self, outcome: AuthOutcome) {
         self.phase = Phase::Command;
-        match account {
-            Some(a) => {
-                self.authenticated = Some(a);
+        match outcome {
+            AuthOutcome::Authenticated(account) => {
+                self.authenticated = Some(account);
                 self.reply(Reply::new(235, (2, 7, 0), "authentication successful"));
             }
             // RFC 4954 §6.
-            None => self.bad(Reply::new(
+            AuthOutcome::Invalid => self.bad(Reply::new(
                 535,
                 (5, 7, 8),
                 "authentication credentials invalid",
+            )),
+            AuthOutcome::TryLater => self.reply(Reply::new(
+                454,
+                (4, 7, 0),
+                "too many failed authentications from your address, try again later",
             )),
         }
     }

@@ -61,7 +61,11 @@ impl T {
                 }
                 Action::Authenticate(c) => {
                     let ok = c.username == "mjl@example.com" && c.password == "secret";
-                    self.s.auth_result(ok.then(|| "mjl".to_string()));
+                    self.s.auth_result(if ok {
+                        AuthOutcome::Authenticated("mjl".into())
+                    } else {
+                        AuthOutcome::Invalid
+                    });
                 }
                 Action::StartTls => self.s.tls_started(),
                 Action::Close => self.closed = true,
@@ -293,7 +297,7 @@ fn random_input_never_panics() {
         while let Some(a) = t.s.poll(&LocalOnly) {
             match a {
                 Action::Deliver(_) => t.s.delivery_result(Reply::new(250, (2, 0, 0), "ok")),
-                Action::Authenticate(_) => t.s.auth_result(None),
+                Action::Authenticate(_) => t.s.auth_result(AuthOutcome::Invalid),
                 Action::StartTls => t.s.tls_started(),
                 _ => {}
             }
