@@ -22,7 +22,7 @@ pub async fn verify_login(services: &Services, username: &str, password: &str) -
     let password = password.to_string();
     let ok = actix_rt::task::spawn_blocking(move || {
         let reader = handle.store.read().ok()?;
-        Some(reader.password().ok()??.verify(&password))
+        Some(reader.secrets().ok()??.verify(&password))
     })
     .await
     .ok()

@@ -5,9 +5,8 @@ use heed::RwTxn;
 
 use super::account::{
     AccountStore, KEY_NEXT_MAILBOX_ID, KEY_NEXT_MESSAGE_ID, KEY_NEXT_MODSEQ, KEY_NEXT_UIDVALIDITY,
-    KEY_PASSWORD, now,
+    now,
 };
-use super::codec::Rkyv;
 use super::files::{self, FileBatch};
 use super::ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
 use super::ops::{
@@ -16,9 +15,8 @@ use super::ops::{
 use super::tables::contents;
 use super::tables::mailboxes::{Mailbox, MailboxCounts, SpecialUse, canonical_name};
 use super::tables::messages::Message;
-use super::tables::meta;
+use super::tables::{meta, secrets};
 use super::{Flags, StoreError};
-use crate::auth::PasswordSecrets;
 
 /// What applying one operation did, before the batch commits.
 #[derive(Default)]
@@ -140,9 +138,7 @@ impl AccountStore {
                 Ok(WriteOutcome::MailboxCreated(id))
             }
             WriteOp::SetPassword(secrets) => {
-                let bytes = <Rkyv<PasswordSecrets> as heed::BytesEncode>::bytes_encode(&secrets)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                meta::put_bytes(&self.meta, txn, KEY_PASSWORD, &bytes)?;
+                secrets::put(&self.meta, txn, &secrets)?;
                 Ok(WriteOutcome::PasswordSet)
             }
         }
