@@ -399,7 +399,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(
-            reader.password().unwrap().is_none(),
+            reader.secrets().unwrap().is_none(),
             "the old snapshot stays consistent"
         );
         drop(reader);
@@ -407,7 +407,7 @@ mod tests {
             store
                 .read()
                 .unwrap()
-                .password()
+                .secrets()
                 .unwrap()
                 .unwrap()
                 .verify("new")

@@ -110,7 +110,7 @@ async fn check(services: &Services, username: &str, password: &str) -> Option<St
     let password = password.to_string();
     let ok = actix_rt::task::spawn_blocking(move || {
         let reader = handle.store.read().ok()?;
-        Some(reader.password().ok()??.verify(&password))
+        Some(reader.secrets().ok()??.verify(&password))
     })
     .await
     .ok()

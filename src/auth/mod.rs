@@ -1,102 +1,139 @@
-//! Password secrets. A password is never stored: only values derived from it, from which the
-//! SASL mechanisms can verify a client. Here the SCRAM-SHA-256 keys of RFC 5802 §3 / RFC 7677,
-//! which also verify a plain password (LOGIN, AUTH PLAIN) by deriving the same stored key.
+//! Password secrets. A password is never stored: only values derived from it, from which the SASL
+//! mechanisms can verify a client.
+//!
+//! - SCRAM-SHA-256 and SCRAM-SHA-1 keys (RFC 5802 §3, RFC 7677): salt, iteration count,
+//!   StoredKey and ServerKey, for the SCRAM mechanisms.
+//! - The prepared HMAC-MD5 state for CRAM-MD5 (RFC 2195), see [`cram_md5`].
+//!
+//! A plain password (LOGIN, AUTH PLAIN, IMAP LOGIN) is verified by deriving the SCRAM-SHA-256
+//! StoredKey from it. A separate password hash (argon2id, say) would not make the stored record
+//! harder to attack: the CRAM-MD5 state next to it is crackable at MD5 speed and the SCRAM keys
+//! at 4096 PBKDF2 rounds, so an attacker with the record takes the cheapest path regardless. It
+//! would cost a dependency and, at memory-hard settings, memory per login attempt that an
+//! attacker can make us spend. Accounts written before these secrets existed only have the
+//! SCRAM-SHA-256 keys, and are verified the same way.
+//!
+//! Every derivation starts from the password prepared by [`prep::prepare`] (SASLprep's mapping
+//! and NFKC), except for secrets of the first layout, which were derived from the password as
+//! typed ([`PasswordPrep::AsTyped`]).
 
-use ring::{digest, hmac, pbkdf2, rand::SecureRandom};
+pub mod cram_md5;
+pub mod prep;
+pub mod scram;
+
 use std::num::NonZeroU32;
 
-/// Iterations for new secrets. RFC 7677 §4 asks for at least 4096.
-pub const SCRAM_ITERATIONS: u32 = 4096;
+use ring::rand::SecureRandom;
 
-#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct ScramSecret {
-    pub salt: Vec<u8>,
-    pub iterations: u32,
-    pub stored_key: Vec<u8>,
-    pub server_key: Vec<u8>,
+pub use cram_md5::CramMd5Secret;
+pub use prep::PrepError;
+pub use scram::{ScramHash, ScramSecret};
+
+/// Iterations for new SCRAM secrets. RFC 7677 §4 asks for at least 4096.
+pub const SCRAM_ITERATIONS: NonZeroU32 = NonZeroU32::new(4096).unwrap();
+
+/// Length of new random salts.
+pub const SALT_LEN: usize = 16;
+
+/// How the password was turned into the bytes the secrets were derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordPrep {
+    /// As typed: secrets of the first stored layout.
+    AsTyped,
+    /// Through [`prep::prepare`].
+    Saslprep,
 }
 
 /// Everything kept about an account's password.
-#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PasswordSecrets {
+    pub prep: PasswordPrep,
     pub scram_sha256: ScramSecret,
+    /// None for accounts whose password was set before SCRAM-SHA-1 was offered.
+    pub scram_sha1: Option<ScramSecret>,
+    /// None for accounts whose password was set before CRAM-MD5 was offered.
+    pub cram_md5: Option<CramMd5Secret>,
+}
+
+impl std::fmt::Debug for PasswordSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordSecrets")
+            .field("prep", &self.prep)
+            .field("scram_sha1", &self.scram_sha1.is_some())
+            .field("cram_md5", &self.cram_md5.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no random numbers available from the system")]
     Random,
-    #[error("the password is empty")]
-    EmptyPassword,
+    #[error(transparent)]
+    Prep(#[from] PrepError),
 }
 
 impl PasswordSecrets {
-    /// Derives fresh secrets (with a new random salt) from `password`.
+    /// Derives fresh secrets (with new random salts) from `password`. Takes as long as two key
+    /// derivations: call it off the actor threads.
     pub fn derive(password: &str) -> Result<PasswordSecrets, AuthError> {
-        if password.is_empty() {
-            return Err(AuthError::EmptyPassword);
+        let prepared = prep::prepare(password)?;
+        let rng = ring::rand::SystemRandom::new();
+        let salt = || -> Result<Vec<u8>, AuthError> {
+            let mut salt = vec![0u8; SALT_LEN];
+            rng.fill(&mut salt).map_err(|_| AuthError::Random)?;
+            Ok(salt)
+        };
+        let (salt256, salt1) = (salt()?, salt()?);
+        Ok(PasswordSecrets::derive_with_salts(
+            &prepared, salt256, salt1,
+        ))
+    }
+
+    /// Derives the secrets of an already prepared password with the given salts.
+    pub fn derive_with_salts(prepared: &str, salt256: Vec<u8>, salt1: Vec<u8>) -> PasswordSecrets {
+        PasswordSecrets {
+            prep: PasswordPrep::Saslprep,
+            scram_sha256: ScramSecret::derive(
+                ScramHash::Sha256,
+                prepared,
+                salt256,
+                SCRAM_ITERATIONS,
+            ),
+            scram_sha1: Some(ScramSecret::derive(
+                ScramHash::Sha1,
+                prepared,
+                salt1,
+                SCRAM_ITERATIONS,
+            )),
+            cram_md5: Some(CramMd5Secret::derive(prepared.as_bytes())),
         }
-        let mut salt = vec![0u8; 16];
-        ring::rand::SystemRandom::new()
-            .fill(&mut salt)
-            .map_err(|_| AuthError::Random)?;
-        Ok(PasswordSecrets {
-            scram_sha256: scram_secret(password, salt, SCRAM_ITERATIONS),
-        })
     }
 
     /// Whether `password` is the one these secrets were derived from. Takes as long as the key
     /// derivation: call it off the actor threads.
     pub fn verify(&self, password: &str) -> bool {
-        let s = &self.scram_sha256;
-        let Some(iterations) = NonZeroU32::new(s.iterations) else {
-            return false;
-        };
-        let salted = salted_password(password, &s.salt, iterations);
-        let stored_key = stored_key(&salted);
-        // Equal lengths and constant-time comparison: timing tells nothing about the key.
-        stored_key.len() == s.stored_key.len()
-            && stored_key
-                .iter()
-                .zip(&s.stored_key)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        match self.prep {
+            PasswordPrep::AsTyped => self.scram_sha256.verify(ScramHash::Sha256, password),
+            PasswordPrep::Saslprep => match prep::prepare(password) {
+                Ok(prepared) => self.scram_sha256.verify(ScramHash::Sha256, &prepared),
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// The SCRAM secret for `hash`, when this account has one.
+    pub fn scram(&self, hash: ScramHash) -> Option<&ScramSecret> {
+        match hash {
+            ScramHash::Sha256 => Some(&self.scram_sha256),
+            ScramHash::Sha1 => self.scram_sha1.as_ref(),
+        }
     }
 }
 
-fn salted_password(password: &str, salt: &[u8], iterations: NonZeroU32) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        iterations,
-        salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    out
-}
-
-fn stored_key(salted: &[u8]) -> Vec<u8> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, salted);
-    let client_key = hmac::sign(&key, b"Client Key");
-    digest::digest(&digest::SHA256, client_key.as_ref())
-        .as_ref()
-        .to_vec()
-}
-
-fn scram_secret(password: &str, salt: Vec<u8>, iterations: u32) -> ScramSecret {
-    let salted = salted_password(
-        password,
-        &salt,
-        NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN),
-    );
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &salted);
-    ScramSecret {
-        stored_key: stored_key(&salted),
-        server_key: hmac::sign(&key, b"Server Key").as_ref().to_vec(),
-        salt,
-        iterations,
-    }
+/// Equality of secret byte strings in time independent of where they differ.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -110,28 +147,40 @@ mod tests {
         assert!(!s.verify("moxmoxmo"));
         assert!(!s.verify(""));
         assert!(PasswordSecrets::derive("").is_err());
+        assert!(PasswordSecrets::derive("a\u{0}b").is_err());
+        assert!(s.scram_sha1.is_some() && s.cram_md5.is_some());
+        assert_ne!(s.scram_sha256.salt, s.scram_sha1.as_ref().unwrap().salt);
     }
 
     #[test]
-    fn rfc7677_test_vector() {
-        // RFC 7677 §3: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, i=4096.
-        let salt = [
-            0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36,
-            0xfa, 0x81,
-        ];
-        let s = scram_secret("pencil", salt.to_vec(), 4096);
-        // ServerSignature from the RFC's exchange is derived from ServerKey; check ServerKey
-        // through it: HMAC(ServerKey, AuthMessage) = 6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=.
-        let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-        let sig = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, &s.server_key),
-            auth_message.as_bytes(),
+    fn prepared_and_as_typed_spellings() {
+        // Decomposed and composed é are one password once prepared.
+        let s = PasswordSecrets::derive("caf\u{00E9}").unwrap();
+        assert!(s.verify("cafe\u{0301}"));
+        assert!(s.verify("caf\u{00E9}"));
+        // Secrets of the first layout were derived from the password as typed.
+        let legacy = PasswordSecrets {
+            prep: PasswordPrep::AsTyped,
+            scram_sha256: ScramSecret::derive(
+                ScramHash::Sha256,
+                "cafe\u{0301}",
+                vec![1; 16],
+                SCRAM_ITERATIONS,
+            ),
+            scram_sha1: None,
+            cram_md5: None,
+        };
+        assert!(legacy.verify("cafe\u{0301}"));
+        assert!(!legacy.verify("caf\u{00E9}"));
+    }
+
+    #[test]
+    fn debug_shows_no_keys() {
+        let s = PasswordSecrets::derive_with_salts("pw", vec![7; 16], vec![8; 16]);
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("stored_key") && !shown.contains("salt"),
+            "{shown}"
         );
-        let expected = [
-            0xea, 0xba, 0xe2, 0x4d, 0x10, 0x62, 0xdb, 0x75, 0xa9, 0x45, 0x1f, 0xf0, 0xb6, 0xea,
-            0x7e, 0x98, 0xc8, 0x54, 0x65, 0x49, 0xff, 0x74, 0x1e, 0x67, 0x2d, 0x32, 0x51, 0xb2,
-            0x39, 0x7d, 0xe4, 0x6e,
-        ];
-        assert_eq!(sig.as_ref(), expected);
     }
 }

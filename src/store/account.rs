@@ -64,7 +64,6 @@ pub(super) const KEY_NEXT_MODSEQ: &str = "next_modseq";
 pub(super) const KEY_NEXT_MESSAGE_ID: &str = "next_message_id";
 pub(super) const KEY_NEXT_MAILBOX_ID: &str = "next_mailbox_id";
 pub(super) const KEY_NEXT_UIDVALIDITY: &str = "next_uidvalidity";
-pub(super) const KEY_PASSWORD: &str = "password";
 
 pub struct AccountStore {
     pub(super) name: String,

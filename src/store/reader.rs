@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use heed::{RoTxn, WithoutTls};
 
 use super::StoreError;
-use super::account::{AccountStore, KEY_NEXT_MODSEQ, KEY_PASSWORD};
-use super::codec::Rkyv;
+use super::account::{AccountStore, KEY_NEXT_MODSEQ};
 use super::ids::{MailboxId, MessageId, ModSeq, Uid};
 use super::tables::contents::{self, Content};
 use super::tables::mailboxes::Mailbox;
 use super::tables::messages::Message;
-use super::tables::meta;
+use super::tables::{meta, secrets};
 use crate::auth::PasswordSecrets;
 
 /// A consistent read-only view of an account.
@@ -66,13 +65,10 @@ impl Reader<'_> {
         contents::get(&self.store.contents, &self.txn, id)
     }
 
-    pub fn password(&self) -> Result<Option<PasswordSecrets>, StoreError> {
-        match meta::get_bytes(&self.store.meta, &self.txn, KEY_PASSWORD)? {
-            None => Ok(None),
-            Some(bytes) => <Rkyv<PasswordSecrets> as heed::BytesDecode>::bytes_decode(bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("password secrets: {e}"))),
-        }
+    /// The password secrets, None when no password was ever set. Accounts whose password was
+    /// set before the current layout have only the SCRAM-SHA-256 keys (see `tables/secrets.rs`).
+    pub fn secrets(&self) -> Result<Option<PasswordSecrets>, StoreError> {
+        secrets::get(&self.store.meta, &self.txn)
     }
 
     /// The last modseq handed out in this account (1 when none yet).

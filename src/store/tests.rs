@@ -295,7 +295,7 @@ fn reopened_environment_shows_exactly_what_was_committed() {
         (inbox, messages.clone(), r.last_modseq().unwrap()),
         expected
     );
-    assert!(r.password().unwrap().unwrap().verify("secret"));
+    assert!(r.secrets().unwrap().unwrap().verify("secret"));
     for m in &messages {
         let content = r.content(m.id).unwrap().unwrap();
         let file = std::fs::read(r.message_path(m.id)).unwrap();
@@ -573,4 +573,35 @@ fn renaming_inbox_moves_its_messages() {
         live_uids(&store, mailbox_id(&store, "Old/inbox")),
         [Uid(1), Uid(2)]
     );
+}
+
+#[test]
+fn secrets_of_the_first_layout_still_verify_until_replaced() {
+    use crate::store::tables::secrets::test_data::{LEGACY_PENCIL, unhex};
+    let f = Fixture::new();
+    let store = f.open();
+    // An account whose password was set by a moxide that knew only the first layout.
+    {
+        let mut wtxn = store.env.write_txn().unwrap();
+        store
+            .meta
+            .put(&mut wtxn, "password", &unhex(LEGACY_PENCIL))
+            .unwrap();
+        wtxn.commit().unwrap();
+    }
+    let old = store.read().unwrap().secrets().unwrap().unwrap();
+    assert!(old.verify("pencil"));
+    assert!(old.scram_sha1.is_none() && old.cram_md5.is_none());
+
+    let outcomes = store
+        .apply(vec![WriteOp::SetPassword(
+            PasswordSecrets::derive("new").unwrap(),
+        )])
+        .outcomes;
+    assert!(matches!(outcomes[..], [Ok(WriteOutcome::PasswordSet)]));
+    let r = store.read().unwrap();
+    let new = r.secrets().unwrap().unwrap();
+    assert!(new.verify("new") && !new.verify("pencil"));
+    assert!(new.scram_sha1.is_some() && new.cram_md5.is_some());
+    assert!(store.meta.get(&r.txn, "password").unwrap().is_none());
 }

@@ -29,6 +29,49 @@ impl LoginServer {
     }
 }
 
+/// The client: answers the first challenge with the username and the second with the
+/// password, whatever their text ("Username:" and "Password:" by convention).
+pub struct LoginClient {
+    username: String,
+    password: String,
+    answered: u8,
+}
+
+impl std::fmt::Debug for LoginClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginClient")
+            .field("username", &self.username)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginClient {
+    pub fn new(username: &str, password: &str) -> LoginClient {
+        LoginClient {
+            username: username.to_string(),
+            password: password.to_string(),
+            answered: 0,
+        }
+    }
+
+    pub fn step(&mut self, _challenge: &[u8]) -> Result<Vec<u8>, SaslError> {
+        self.answered += 1;
+        match self.answered {
+            1 => Ok(self.username.as_bytes().to_vec()),
+            2 => Ok(self.password.as_bytes().to_vec()),
+            _ => {
+                self.answered = 3;
+                Err(SaslError::OutOfOrder("LOGIN has two challenges"))
+            }
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.answered == 2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +91,16 @@ mod tests {
             panic!()
         };
         assert_eq!((c.username.as_str(), c.password.as_str()), ("mox", "pw"));
+    }
+
+    #[test]
+    fn client() {
+        let mut c = LoginClient::new("mox", "pw");
+        assert_eq!(c.step(b"Username:").unwrap(), b"mox");
+        assert!(!c.is_done());
+        assert_eq!(c.step(b"Password:").unwrap(), b"pw");
+        assert!(c.is_done());
+        assert!(c.step(b"Again:").is_err());
+        assert!(!c.is_done());
     }
 }

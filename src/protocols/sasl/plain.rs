@@ -32,6 +32,55 @@ impl PlainServer {
     }
 }
 
+/// The client: everything in the initial response, or in answer to the server's empty
+/// challenge when the protocol has no initial response.
+pub struct PlainClient {
+    message: Vec<u8>,
+    sent: bool,
+}
+
+impl std::fmt::Debug for PlainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainClient")
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlainClient {
+    pub fn new(authzid: Option<&str>, username: &str, password: &str) -> PlainClient {
+        let mut message = Vec::new();
+        message.extend_from_slice(authzid.unwrap_or("").as_bytes());
+        message.push(0);
+        message.extend_from_slice(username.as_bytes());
+        message.push(0);
+        message.extend_from_slice(password.as_bytes());
+        PlainClient {
+            message,
+            sent: false,
+        }
+    }
+
+    pub fn initial_response(&mut self) -> Result<Vec<u8>, SaslError> {
+        if self.sent {
+            return Err(SaslError::OutOfOrder("PLAIN was sent already"));
+        }
+        self.sent = true;
+        Ok(self.message.clone())
+    }
+
+    pub fn step(&mut self, challenge: &[u8]) -> Result<Vec<u8>, SaslError> {
+        if !challenge.is_empty() {
+            return Err(SaslError::Malformed("PLAIN expects an empty challenge"));
+        }
+        self.initial_response()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.sent
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +100,17 @@ mod tests {
         assert!(m.step(Some(b"\0a\0b\0c")).is_err());
         assert!(m.step(Some(b"\0a\0")).is_err());
         assert!(m.step(Some(b"\0\xff\0pw")).is_err());
+    }
+
+    #[test]
+    fn client() {
+        let mut c = PlainClient::new(None, "mox@localhost", "moxmoxmox");
+        assert_eq!(c.step(b"").unwrap(), b"\0mox@localhost\0moxmoxmox");
+        assert!(c.is_done());
+        assert!(c.step(b"").is_err());
+        let mut c = PlainClient::new(Some("admin"), "mox", "pw");
+        assert!(c.step(b"x").is_err());
+        assert_eq!(c.initial_response().unwrap(), b"admin\0mox\0pw");
+        assert!(c.initial_response().is_err());
     }
 }

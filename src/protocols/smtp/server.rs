@@ -503,7 +503,7 @@ impl Session {
                 "encryption required: use STARTTLS first",
             ));
         }
-        let mut mech = match ServerMechanism::start(mechanism) {
+        let mut mech = match ServerMechanism::start_password(mechanism) {
             Ok(m) => m,
             Err(e) => return self.bad(Reply::new(504, (5, 5, 4), e.to_string())),
         };
@@ -532,6 +532,12 @@ impl Session {
                 self.phase = Phase::Waiting;
                 self.actions.push_back(Action::Authenticate(credentials));
             }
+            // Only PLAIN and LOGIN are started here, and they ask for neither.
+            Next::NeedSecrets { .. } | Next::Authenticated { .. } => self.reply(Reply::new(
+                454,
+                (4, 7, 0),
+                "temporary authentication failure",
+            )),
         }
     }
 

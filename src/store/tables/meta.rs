@@ -68,3 +68,8 @@ pub fn put_bytes(
     db.put(txn, key, value)?;
     Ok(())
 }
+
+pub fn delete(db: &Database<'_, Str, Bytes>, txn: &mut RwTxn, key: &str) -> Result<(), StoreError> {
+    db.delete(txn, key)?;
+    Ok(())
+}

@@ -5,3 +5,4 @@ pub mod contents;
 pub mod mailboxes;
 pub mod messages;
 pub mod meta;
+pub mod secrets;

@@ -7,16 +7,14 @@ mod messages;
 
 use heed::RwTxn;
 
-use super::account::{AccountStore, KEY_NEXT_MODSEQ, KEY_PASSWORD};
-use super::codec::Rkyv;
+use super::account::{AccountStore, KEY_NEXT_MODSEQ};
 use super::files::{self, FileBatch};
 use super::ids::{MessageId, ModSeq};
 use super::ops::{BatchResult, Change, WriteOp, WriteOutcome};
 use super::tables::mailboxes::{Mailbox, MailboxCounts};
 use super::tables::messages::Message;
-use super::tables::meta;
+use super::tables::{meta, secrets};
 use super::{Flags, StoreError};
-use crate::auth::PasswordSecrets;
 
 /// What applying one operation did, before the batch commits.
 #[derive(Default)]
@@ -152,9 +150,7 @@ impl AccountStore {
             WriteOp::Subscribe { name } => self.subscribe(txn, &name, true),
             WriteOp::Unsubscribe { name } => self.subscribe(txn, &name, false),
             WriteOp::SetPassword(secrets) => {
-                let bytes = <Rkyv<PasswordSecrets> as heed::BytesEncode>::bytes_encode(&secrets)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                meta::put_bytes(&self.meta, txn, KEY_PASSWORD, &bytes)?;
+                secrets::put(&self.meta, txn, &secrets)?;
                 Ok(WriteOutcome::PasswordSet)
             }
         }
