@@ -7,7 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use moxide::address::Address;
 use moxide::protocols::smtp::Reply;
-use moxide::protocols::smtp::server::{Action, Policy, RcptDecision, Session, SessionConfig};
+use moxide::auth::PasswordSecrets;
+use moxide::protocols::smtp::server::{
+    Action, AuthOutcome, Policy, RcptDecision, SecretsLookup, Session, SessionConfig,
+};
+
+/// Secrets for the password "secret", derived once: deriving is slow on purpose.
+static SECRETS: std::sync::LazyLock<PasswordSecrets> =
+    std::sync::LazyLock::new(|| PasswordSecrets::derive("secret").expect("derive"));
 
 const MAX_SIZE: u64 = 1000;
 const MAX_RCPT: usize = 5;
@@ -48,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let submission = flags & 1 != 0;
     let accept_credentials = flags & 2 != 0;
+    let secrets = &*SECRETS;
     let mut s = Session::new(SessionConfig {
         hostname: "mx.example".into(),
         max_message_size: MAX_SIZE,
@@ -55,6 +63,7 @@ fuzz_target!(|data: &[u8]| {
         submission,
         starttls_available: true,
         auth_allowed: true,
+        sasl_key: [1; 32],
     });
     let _ = s.greeting().to_bytes();
     let mut spooled = 0usize;
@@ -89,9 +98,15 @@ fuzz_target!(|data: &[u8]| {
                     s.delivery_result(Reply::new(250, (2, 0, 0), "ok"));
                 }
                 Action::Authenticate(_) => {
-                    s.auth_result(accept_credentials.then(|| "a".to_string()))
+                    s.auth_result(if accept_credentials { AuthOutcome::Authenticated("a".into()) } else { AuthOutcome::Invalid })
                 }
-                Action::StartTls => s.tls_started(),
+                Action::StartTls => s.tls_started(Vec::new()),
+                Action::NeedSecrets { .. } => s.secrets_result(if accept_credentials {
+                    SecretsLookup::Found { account: "a".into(), secrets: Box::new(secrets.clone()) }
+                } else {
+                    SecretsLookup::Unknown
+                }),
+                Action::AuthFinished { .. } => {}
                 Action::Close => closed = true,
             }
         }

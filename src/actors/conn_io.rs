@@ -13,8 +13,10 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+use crate::protocols::sasl::ChannelBinding;
+use crate::tls::ServerTls;
 
 /// Longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,10 +26,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 #[rtype(result = "Output")]
 pub struct Input(pub Vec<u8>);
 
-/// TLS is established after a STARTTLS; the actor answers with anything to send.
+/// TLS is established: right after connecting for implicit TLS, or after a STARTTLS
+/// (`starttls`). Carries the connection's channel bindings for SCRAM-*-PLUS. The actor answers
+/// with anything to send.
 #[derive(Message)]
 #[rtype(result = "Output")]
-pub struct TlsStarted;
+pub struct TlsStarted {
+    pub starttls: bool,
+    pub bindings: Vec<ChannelBinding>,
+}
 
 /// What to write back, and what to do afterwards.
 #[derive(Debug, Default)]
@@ -60,7 +67,7 @@ pub struct Setup {
     pub greeting: Vec<u8>,
     /// For implicit TLS (RFC 8314): handshake before the greeting. Otherwise the acceptor for a
     /// later STARTTLS, if TLS is configured.
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<ServerTls>,
     pub implicit_tls: bool,
     /// Close after this long without input, sending `idle_bytes` first.
     pub idle: Duration,
@@ -115,9 +122,12 @@ impl AsyncWrite for Stream {
     }
 }
 
-async fn handshake(acceptor: &TlsAcceptor, tcp: TcpStream) -> Option<Stream> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
+async fn handshake(tls: &ServerTls, tcp: TcpStream) -> Option<(Stream, Vec<ChannelBinding>)> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => {
+            let bindings = tls.channel_bindings(stream.get_ref().1);
+            Some((Stream::Tls(Box::new(stream)), bindings))
+        }
         _ => None,
     }
 }
@@ -134,8 +144,20 @@ where
 {
     let reason = async {
         let mut stream = match (&setup.tls, setup.implicit_tls) {
-            (Some(acceptor), true) => match handshake(acceptor, tcp).await {
-                Some(s) => s,
+            (Some(tls), true) => match handshake(tls, tcp).await {
+                Some((stream, bindings)) => {
+                    if addr
+                        .send(TlsStarted {
+                            starttls: false,
+                            bindings,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return "session ended";
+                    }
+                    stream
+                }
                 None => return "tls handshake failed",
             },
             _ => Stream::Plain(tcp),
@@ -194,14 +216,21 @@ where
                     break;
                 }
                 // RFC 3207 §4 / RFC 9051 §6.2.1: the handshake starts right after the go-ahead.
-                let (Stream::Plain(tcp), Some(acceptor)) = (stream, &setup.tls) else {
+                let (Stream::Plain(tcp), Some(tls)) = (stream, &setup.tls) else {
                     return "tls requested twice";
                 };
-                stream = match handshake(acceptor, tcp).await {
+                let bindings;
+                (stream, bindings) = match handshake(tls, tcp).await {
                     Some(s) => s,
                     None => return "tls handshake failed",
                 };
-                out = match addr.send(TlsStarted).await {
+                out = match addr
+                    .send(TlsStarted {
+                        starttls: true,
+                        bindings,
+                    })
+                    .await
+                {
                     Ok(o) => o,
                     Err(_) => return "session ended",
                 };

@@ -14,7 +14,7 @@ use super::imap_conn::ImapConn;
 use super::smtp_conn::SmtpConn;
 use crate::config::ListenerConfig;
 use crate::metrics;
-use tokio_rustls::TlsAcceptor;
+use crate::tls::ServerTls;
 
 #[derive(Debug, thiserror::Error)]
 #[error("listening on {address} for {protocol} (listener {name}): {error}{hint}")]
@@ -32,13 +32,13 @@ pub struct Bound {
     pub socket: std::net::TcpListener,
     pub address: SocketAddr,
     /// The certificate of this listener, for STARTTLS or implicit TLS.
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<ServerTls>,
 }
 
 /// Binds every configured listener; `tls` gives each its certificate.
 pub fn bind_all(
     listeners: &[ListenerConfig],
-    tls: impl Fn(&ListenerConfig) -> Option<TlsAcceptor>,
+    tls: impl Fn(&ListenerConfig) -> Option<ServerTls>,
 ) -> Result<Vec<Bound>, BindError> {
     listeners
         .iter()

@@ -44,7 +44,12 @@ fn key(ip: IpAddr) -> IpAddr {
 }
 
 impl AuthLimiter {
-    fn blocked(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is refused for now (never for loopback).
+    pub fn blocked(&self, ip: IpAddr) -> bool {
+        !ip.is_loopback() && self.blocked_address(ip)
+    }
+
+    fn blocked_address(&self, ip: IpAddr) -> bool {
         let Ok(map) = self.failures.lock() else {
             return false;
         };
@@ -52,7 +57,11 @@ impl AuthLimiter {
             .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < WINDOW)
     }
 
-    fn record(&self, ip: IpAddr, ok: bool) {
+    /// Counts an authentication from `ip` (loopback is not counted).
+    pub fn record(&self, ip: IpAddr, ok: bool) {
+        if ip.is_loopback() {
+            return;
+        }
         let Ok(mut map) = self.failures.lock() else {
             return;
         };
@@ -75,6 +84,32 @@ impl AuthLimiter {
     }
 }
 
+/// The account a login name belongs to and its password secrets (None when either is missing),
+/// for the mechanisms that check a proof rather than a password (SCRAM, CRAM-MD5).
+pub async fn login_secrets(
+    services: &Services,
+    username: &str,
+) -> Option<(String, crate::auth::PasswordSecrets)> {
+    let account = services
+        .config
+        .dynamic()
+        .login_account(username)?
+        .name
+        .clone();
+    let handle = services
+        .registry
+        .send(OpenAccount(account.clone()))
+        .await
+        .ok()?
+        .ok()?;
+    let secrets =
+        actix_rt::task::spawn_blocking(move || handle.store.read().ok()?.secrets().ok()?)
+            .await
+            .ok()
+            .flatten()?;
+    Some((account, secrets))
+}
+
 /// The account `username` logs in to from `remote`, when `password` is right. Connections from
 /// this machine are not limited (localserve, local proxies).
 pub async fn verify_login(
@@ -83,14 +118,11 @@ pub async fn verify_login(
     username: &str,
     password: &str,
 ) -> Result<String, LoginError> {
-    let limited = !remote.is_loopback();
-    if limited && services.auth_limiter.blocked(remote) {
+    if services.auth_limiter.blocked(remote) {
         return Err(LoginError::RateLimited);
     }
     let result = check(services, username, password).await;
-    if limited {
-        services.auth_limiter.record(remote, result.is_some());
-    }
+    services.auth_limiter.record(remote, result.is_some());
     result.ok_or(LoginError::Invalid)
 }
 

@@ -26,6 +26,8 @@ pub struct Services {
     pub started: Instant,
     /// Authentication failures per remote address.
     pub auth_limiter: login::AuthLimiter,
+    /// Server secret for SASL exchanges with unknown users (see `DataDir::server_secret`).
+    pub sasl_key: [u8; 32],
 }
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);

@@ -14,13 +14,13 @@ use tokio::net::TcpStream;
 use super::Services;
 use super::account::DeliverMessage;
 use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
-use super::login::{LoginError, verify_login};
+use super::login::{LoginError, login_secrets, verify_login};
 use super::registry::OpenAccount;
 use crate::address::Address;
 use crate::config::{ListenerConfig, Mode};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{
-    Action, AuthOutcome, Policy, RcptDecision, Session, SessionConfig, Transaction,
+    Action, AuthOutcome, Policy, RcptDecision, SecretsLookup, Session, SessionConfig, Transaction,
 };
 use crate::store::files::Spool;
 use crate::store::{Content, Flags, NewMessage, parts};
@@ -40,7 +40,7 @@ pub struct SmtpConn {
     remote: SocketAddr,
     session: Session,
     stream: Option<TcpStream>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<crate::tls::ServerTls>,
     spool: Option<Spool>,
     /// Set when writing the spool failed: the transaction answers 451 at its end.
     spool_error: Option<String>,
@@ -50,7 +50,7 @@ impl SmtpConn {
     pub fn new(
         services: Arc<Services>,
         listener: Arc<ListenerConfig>,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<crate::tls::ServerTls>,
         stream: TcpStream,
         remote: SocketAddr,
     ) -> SmtpConn {
@@ -63,11 +63,11 @@ impl SmtpConn {
             starttls_available: tls.is_some() && !implicit_tls,
             // Plain-text passwords only over TLS, or from this machine.
             auth_allowed: remote.ip().is_loopback(),
+            sasl_key: services.sasl_key,
         };
-        let mut session = Session::new(config);
-        if implicit_tls {
-            session.tls_started();
-        }
+        // With implicit TLS the session learns it is encrypted (and its channel bindings) from
+        // the TlsStarted message sent right after the handshake, before any input.
+        let session = Session::new(config);
         SmtpConn {
             services,
             listener,
@@ -180,6 +180,30 @@ impl SmtpConn {
                         act.drive(out)
                     }));
                 }
+                Action::NeedSecrets { username } => {
+                    let services = self.services.clone();
+                    let remote = self.remote.ip();
+                    let lookup = async move {
+                        if services.auth_limiter.blocked(remote) {
+                            return SecretsLookup::TryLater;
+                        }
+                        match login_secrets(&services, &username).await {
+                            Some((account, secrets)) => SecretsLookup::Found {
+                                account,
+                                secrets: Box::new(secrets),
+                            },
+                            None => SecretsLookup::Unknown,
+                        }
+                    };
+                    return Box::pin(lookup.into_actor(self).then(move |found, act, _| {
+                        act.session.secrets_result(found);
+                        act.drive(out)
+                    }));
+                }
+                Action::AuthFinished { success } => {
+                    self.services.auth_limiter.record(self.remote.ip(), success);
+                    tracing::info!(cid = self.cid, remote = %self.remote, success, "smtp sasl authentication");
+                }
                 Action::StartTls => {
                     return Box::pin(fut::ready(Output {
                         bytes: out,
@@ -243,9 +267,9 @@ impl Handler<Input> for SmtpConn {
 impl Handler<TlsStarted> for SmtpConn {
     type Result = ResponseActFuture<Self, Output>;
 
-    fn handle(&mut self, _: TlsStarted, _: &mut Context<Self>) -> Self::Result {
-        tracing::debug!(cid = self.cid, "tls started");
-        self.session.tls_started();
+    fn handle(&mut self, tls: TlsStarted, _: &mut Context<Self>) -> Self::Result {
+        tracing::debug!(cid = self.cid, starttls = tls.starttls, "tls established");
+        self.session.tls_started(tls.bindings);
         self.drive(Vec::new())
     }
 }

@@ -17,7 +17,6 @@ use crate::auth::PasswordSecrets;
 use crate::config::{Config, ListenerConfig};
 use crate::store::server::ServerStore;
 use crate::store::{DataDir, StoreError};
-use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -65,6 +64,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     };
     let _lock = data.prepare().map_err(data_err)?;
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
+    let sasl_key = data.server_secret().map_err(data_err)?;
     let acceptors = tls_acceptors(&config.static_config.listeners)?;
     let bound = listener::bind_all(&config.static_config.listeners, |l| {
         l.tls
@@ -85,6 +85,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         registry: registry.clone(),
         started: Instant::now(),
         auth_limiter: Default::default(),
+        sasl_key,
     });
 
     if let Some((account, password)) = options.password {
@@ -137,12 +138,12 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
 /// One acceptor per certificate configured on a listener, loaded before anything is bound.
 fn tls_acceptors(
     listeners: &[ListenerConfig],
-) -> Result<HashMap<(PathBuf, PathBuf), TlsAcceptor>, ServeError> {
+) -> Result<HashMap<(PathBuf, PathBuf), crate::tls::ServerTls>, ServeError> {
     let mut acceptors = HashMap::new();
     for files in listeners.iter().filter_map(|l| l.tls.clone()) {
         if let std::collections::hash_map::Entry::Vacant(e) = acceptors.entry(files) {
             let (cert, key) = e.key();
-            let acceptor = crate::tls::acceptor(cert, key)?;
+            let acceptor = crate::tls::server_tls(cert, key)?;
             e.insert(acceptor);
         }
     }

@@ -90,6 +90,31 @@ impl DataDir {
         self.root.join("ctl")
     }
 
+    /// A secret of this server kept in the data directory (created at the first start, 0600):
+    /// for SCRAM exchanges with unknown users, so their fake salt is stable across restarts.
+    pub fn server_secret(&self) -> Result<[u8; 32], StoreError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.root.join("server.secret");
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Ok(key);
+        }
+        let mut key = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| StoreError::Corrupt("no random numbers available".into()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        Ok(key)
+    }
+
     /// Takes the data directory for this process (one server per data directory: a second one
     /// would clean the first one's spool and break the single-writer rule), creates the top-level
     /// directories (0700) and empties the spool of what a crash left. The lock lasts as long as

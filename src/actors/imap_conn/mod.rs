@@ -95,7 +95,7 @@ pub struct ImapConn {
     remote: SocketAddr,
     stream: Option<TcpStream>,
     /// The certificate for STARTTLS (or the implicit TLS of port 993).
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<crate::tls::ServerTls>,
     /// The connection is encrypted.
     is_tls: bool,
     /// A STARTTLS was accepted: the handshake follows the reply.
@@ -114,6 +114,10 @@ pub struct ImapConn {
     push: Option<mpsc::Sender<Push>>,
     /// An AUTHENTICATE exchange in progress: its tag and mechanism.
     authenticating: Option<(String, crate::protocols::sasl::ServerMechanism)>,
+    /// The account whose secrets a SCRAM or CRAM-MD5 exchange is checking against.
+    pending_account: Option<String>,
+    /// TLS channel bindings, for SCRAM-*-PLUS.
+    channel_bindings: Vec<crate::protocols::sasl::ChannelBinding>,
 }
 
 /// The future a command returns: its response bytes, untagged responses first and the tagged
@@ -153,7 +157,7 @@ impl ImapConn {
     pub fn new(
         services: Arc<Services>,
         listener: Arc<ListenerConfig>,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<crate::tls::ServerTls>,
         stream: TcpStream,
         remote: SocketAddr,
     ) -> ImapConn {
@@ -175,6 +179,8 @@ impl ImapConn {
             idling: None,
             push: None,
             authenticating: None,
+            pending_account: None,
+            channel_bindings: Vec::new(),
         }
     }
 
@@ -192,8 +198,8 @@ impl ImapConn {
         }
         if self.login_allowed() {
             caps.push_str(" SASL-IR");
-            for m in crate::protocols::sasl::PASSWORD_MECHANISMS {
-                caps.push_str(&format!(" AUTH={m}"));
+            for m in crate::protocols::sasl::server_mechanisms(!self.channel_bindings.is_empty()) {
+                caps.push_str(&format!(" AUTH={}", m.name()));
             }
         } else {
             caps.push_str(" LOGINDISABLED");
@@ -488,8 +494,12 @@ impl Handler<Input> for ImapConn {
 impl Handler<TlsStarted> for ImapConn {
     type Result = ResponseActFuture<Self, Output>;
 
-    fn handle(&mut self, _: TlsStarted, _: &mut Context<Self>) -> Self::Result {
-        tracing::debug!(cid = self.cid, "tls started");
+    fn handle(&mut self, tls: TlsStarted, _: &mut Context<Self>) -> Self::Result {
+        tracing::debug!(cid = self.cid, starttls = tls.starttls, "tls established");
+        self.channel_bindings = tls.bindings;
+        if !tls.starttls {
+            return Self::output(Vec::new(), false, false);
+        }
         self.is_tls = true;
         self.starting_tls = false;
         self.drive(Vec::new())

@@ -29,6 +29,19 @@ pub enum AuthOutcome {
     TryLater,
 }
 
+/// The answer to a secrets lookup for SCRAM or CRAM-MD5.
+#[derive(Debug, Clone)]
+pub enum SecretsLookup {
+    Found {
+        account: String,
+        secrets: Box<crate::auth::PasswordSecrets>,
+    },
+    /// No such login (the exchange goes on and fails, so the client cannot tell).
+    Unknown,
+    /// Refused without looking (too many failures from the address).
+    TryLater,
+}
+
 /// What a session needs to know about where it runs.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -42,6 +55,8 @@ pub struct SessionConfig {
     pub starttls_available: bool,
     /// Plain-text authentication may happen on this connection (TLS, or loopback).
     pub auth_allowed: bool,
+    /// For SASL: the server secret for unknown users' SCRAM salts (see `ServerContext`).
+    pub sasl_key: [u8; 32],
 }
 
 /// The decision on one recipient.
@@ -85,6 +100,15 @@ pub enum Action {
     Deliver(Transaction),
     /// Check these credentials and call [`Session::auth_result`].
     Authenticate(Credentials),
+    /// Look up the account of this login name and its password secrets (SCRAM, CRAM-MD5) and
+    /// call [`Session::secrets_result`].
+    NeedSecrets {
+        username: String,
+    },
+    /// A SCRAM or CRAM-MD5 exchange ended: count it for the remote address's failure limit.
+    AuthFinished {
+        success: bool,
+    },
     /// Start TLS on the connection, then call [`Session::tls_started`].
     StartTls,
     /// Close the connection (after sending what came before).
@@ -98,6 +122,8 @@ enum Phase {
     SkipLine,
     Data(DataReader),
     Auth(ServerMechanism),
+    /// Waiting for the secrets a mechanism asked for.
+    AwaitSecrets(ServerMechanism),
     /// Waiting for the caller to finish an action (delivery, authentication, TLS).
     Waiting,
     Closed,
@@ -115,6 +141,9 @@ pub struct Session {
     authenticated: Option<String>,
     errors: u32,
     tls: bool,
+    channel_bindings: Vec<sasl::ChannelBinding>,
+    /// The account whose secrets a SCRAM or CRAM-MD5 exchange checks against.
+    pending_account: Option<String>,
 }
 
 impl Session {
@@ -130,6 +159,8 @@ impl Session {
             authenticated: None,
             errors: 0,
             tls: false,
+            channel_bindings: Vec::new(),
+            pending_account: None,
         }
     }
 
@@ -182,7 +213,7 @@ impl Session {
                 return Some(a);
             }
             match &mut self.phase {
-                Phase::Waiting | Phase::Closed => return None,
+                Phase::Waiting | Phase::AwaitSecrets(_) | Phase::Closed => return None,
                 Phase::Data(reader) => {
                     if self.input.is_empty() {
                         return None;
@@ -331,7 +362,10 @@ impl Session {
             lines.push("STARTTLS".into());
         }
         if self.config.submission && self.config.auth_allowed && self.authenticated.is_none() {
-            lines.push(format!("AUTH {}", sasl::PASSWORD_MECHANISMS.join(" ")));
+            let names: Vec<&str> = sasl::server_mechanisms(!self.channel_bindings.is_empty())
+                .map(|m| m.name())
+                .collect();
+            lines.push(format!("AUTH {}", names.join(" ")));
         }
         lines.push("HELP".into());
         Reply::plain(250, lines)
@@ -471,9 +505,11 @@ impl Session {
         self.actions.push_back(Action::StartTls);
     }
 
-    /// TLS is established: the session starts over (RFC 3207 §4.2).
-    pub fn tls_started(&mut self) {
+    /// TLS is established: the session starts over (RFC 3207 §4.2). `bindings` are the
+    /// connection's channel bindings, for SCRAM-*-PLUS.
+    pub fn tls_started(&mut self, bindings: Vec<sasl::ChannelBinding>) {
         self.tls = true;
+        self.channel_bindings = bindings;
         self.config.auth_allowed = true;
         self.helo = None;
         self.esmtp = false;
@@ -503,7 +539,12 @@ impl Session {
                 "encryption required: use STARTTLS first",
             ));
         }
-        let mut mech = match ServerMechanism::start_password(mechanism) {
+        let context = sasl::ServerContext {
+            hostname: self.config.hostname.clone(),
+            channel_bindings: self.channel_bindings.clone(),
+            fake_salt_key: self.config.sasl_key,
+        };
+        let mut mech = match ServerMechanism::start(mechanism, &context) {
             Ok(m) => m,
             Err(e) => return self.bad(Reply::new(504, (5, 5, 4), e.to_string())),
         };
@@ -516,29 +557,84 @@ impl Session {
                 Err(_) => return self.bad(Reply::new(501, (5, 5, 2), "invalid base64")),
             },
         };
-        match mech.step(initial.as_deref()) {
-            Ok(next) => self.auth_next(mech, next),
-            Err(e) => self.bad(Reply::new(501, (5, 5, 2), e.to_string())),
-        }
+        let next = mech.step(initial.as_deref());
+        self.auth_next(mech, next);
     }
 
-    fn auth_next(&mut self, mech: ServerMechanism, next: Next) {
+    fn auth_next(&mut self, mech: ServerMechanism, next: Result<Next, sasl::SaslError>) {
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                self.pending_account = None;
+                if e.is_credentials() {
+                    self.actions
+                        .push_back(Action::AuthFinished { success: false });
+                    return self.bad(Reply::new(
+                        535,
+                        (5, 7, 8),
+                        "authentication credentials invalid",
+                    ));
+                }
+                return self.bad(Reply::new(501, (5, 5, 2), e.to_string()));
+            }
+        };
         match next {
             Next::Challenge(c) => {
                 self.reply(Reply::plain(334, vec![BASE64.encode(c)]));
                 self.phase = Phase::Auth(mech);
             }
             Next::Verify(credentials) => {
+                // RFC 4616 §2: acting as another identity is not allowed.
+                if credentials
+                    .authzid
+                    .as_ref()
+                    .is_some_and(|z| *z != credentials.username)
+                {
+                    return self.bad(Reply::new(
+                        535,
+                        (5, 7, 8),
+                        "acting as another user is not allowed",
+                    ));
+                }
                 self.phase = Phase::Waiting;
                 self.actions.push_back(Action::Authenticate(credentials));
             }
-            // Only PLAIN and LOGIN are started here, and they ask for neither.
-            Next::NeedSecrets { .. } | Next::Authenticated { .. } => self.reply(Reply::new(
-                454,
-                (4, 7, 0),
-                "temporary authentication failure",
-            )),
+            Next::NeedSecrets { username } => {
+                self.phase = Phase::AwaitSecrets(mech);
+                self.actions.push_back(Action::NeedSecrets { username });
+            }
+            Next::Authenticated { username, authzid } => {
+                let account = self.pending_account.take();
+                let allowed = authzid.is_none_or(|z| z == username);
+                self.actions.push_back(Action::AuthFinished {
+                    success: allowed && account.is_some(),
+                });
+                match account {
+                    Some(account) if allowed => {
+                        self.auth_result(AuthOutcome::Authenticated(account))
+                    }
+                    _ => self.auth_result(AuthOutcome::Invalid),
+                }
+            }
         }
+    }
+
+    /// The answer to an [`Action::NeedSecrets`].
+    pub fn secrets_result(&mut self, lookup: SecretsLookup) {
+        let Phase::AwaitSecrets(mut mech) = std::mem::replace(&mut self.phase, Phase::Command)
+        else {
+            return;
+        };
+        let secrets = match lookup {
+            SecretsLookup::Found { account, secrets } => {
+                self.pending_account = Some(account);
+                Some(*secrets)
+            }
+            SecretsLookup::Unknown => None,
+            SecretsLookup::TryLater => return self.auth_result(AuthOutcome::TryLater),
+        };
+        let next = mech.supply_secrets(secrets.as_ref());
+        self.auth_next(mech, next);
     }
 
     fn auth_response(&mut self, line: &[u8]) {
@@ -551,10 +647,8 @@ impl Session {
         let Ok(decoded) = BASE64.decode(line) else {
             return self.bad(Reply::new(501, (5, 5, 2), "invalid base64"));
         };
-        match mech.step(Some(&decoded)) {
-            Ok(next) => self.auth_next(mech, next),
-            Err(e) => self.bad(Reply::new(501, (5, 5, 2), e.to_string())),
-        }
+        let next = mech.step(Some(&decoded));
+        self.auth_next(mech, next);
     }
 
     /// The outcome of an [`Action::Authenticate`].

@@ -34,6 +34,7 @@ impl T {
                 submission,
                 starttls_available: true,
                 auth_allowed: true,
+                sasl_key: [7; 32],
             }),
             spooled: Vec::new(),
             delivered: Vec::new(),
@@ -67,7 +68,21 @@ impl T {
                         AuthOutcome::Invalid
                     });
                 }
-                Action::StartTls => self.s.tls_started(),
+                Action::StartTls => self.s.tls_started(Vec::new()),
+                Action::NeedSecrets { username } => {
+                    let lookup = if username == "mjl@example.com" {
+                        SecretsLookup::Found {
+                            account: "mjl".into(),
+                            secrets: Box::new(
+                                crate::auth::PasswordSecrets::derive("secret").unwrap(),
+                            ),
+                        }
+                    } else {
+                        SecretsLookup::Unknown
+                    };
+                    self.s.secrets_result(lookup);
+                }
+                Action::AuthFinished { .. } => {}
                 Action::Close => self.closed = true,
             }
         }
@@ -221,7 +236,10 @@ fn long_lines_and_many_errors() {
 fn submission_requires_auth() {
     let mut t = T::new(true);
     let ehlo = t.send("EHLO x\r\n");
-    assert!(ehlo.contains("250-AUTH PLAIN LOGIN\r\n"), "{ehlo}");
+    assert!(
+        ehlo.contains("250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN\r\n"),
+        "{ehlo}"
+    );
     assert_eq!(
         t.send("MAIL FROM:<mjl@example.com>\r\n"),
         "530 5.7.0 authentication required\r\n"
@@ -298,8 +316,62 @@ fn random_input_never_panics() {
             match a {
                 Action::Deliver(_) => t.s.delivery_result(Reply::new(250, (2, 0, 0), "ok")),
                 Action::Authenticate(_) => t.s.auth_result(AuthOutcome::Invalid),
-                Action::StartTls => t.s.tls_started(),
+                Action::StartTls => t.s.tls_started(Vec::new()),
+                Action::NeedSecrets { .. } => t.s.secrets_result(SecretsLookup::Unknown),
                 _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn cram_md5_and_scram_through_the_session() {
+    use crate::protocols::sasl::Mechanism;
+    use crate::protocols::sasl::client::{ClientCredentials, ClientMechanism};
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for mechanism in [
+        Mechanism::CramMd5,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1,
+    ] {
+        for (password, ok) in [("secret", true), ("wrong", false)] {
+            let mut t = T::new(true);
+            let ehlo = t.send("EHLO x\r\n");
+            assert!(ehlo.contains(mechanism.name()), "{ehlo}");
+            let creds = ClientCredentials {
+                username: "mjl@example.com".into(),
+                password: password.into(),
+                authzid: None,
+            };
+            let mut client = ClientMechanism::start(mechanism, &creds, None).unwrap();
+            let mut line = match client.initial_response().unwrap() {
+                Some(ir) => format!("AUTH {} {}\r\n", mechanism.name(), b64.encode(ir)),
+                None => format!("AUTH {}\r\n", mechanism.name()),
+            };
+            let last = loop {
+                let reply = t.send(&line);
+                let Some(challenge) = reply.strip_prefix("334 ") else {
+                    break reply;
+                };
+                let challenge = b64.decode(challenge.trim_end()).unwrap();
+                line = match client.step(&challenge) {
+                    Ok(response) => format!("{}\r\n", b64.encode(response)),
+                    Err(_) => "*\r\n".into(),
+                };
+            };
+            if ok {
+                assert_eq!(
+                    last, "235 2.7.0 authentication successful\r\n",
+                    "{mechanism:?}"
+                );
+                assert_eq!(t.s.authenticated(), Some("mjl"));
+            } else {
+                assert!(
+                    last.starts_with("535 5.7.8") || last.starts_with("501"),
+                    "{mechanism:?}: {last}"
+                );
+                assert_eq!(t.s.authenticated(), None);
             }
         }
     }
