@@ -220,6 +220,7 @@ impl ImapConn {
                 changed_since,
             } => self.fetch(tag, uid, set, items, changed_since),
             CommandKind::Store(store) => self.store(tag, store),
+            CommandKind::Search(_) => done(format!("{tag} BAD SEARCH not available yet\r\n")),
             CommandKind::Expunge => self.expunge(tag, false),
             CommandKind::Close => self.expunge(tag, true),
             CommandKind::Unselect => {
