@@ -7,6 +7,7 @@ mod auth;
 mod fetch;
 mod mailboxes;
 mod messages;
+mod search;
 mod select;
 mod store;
 pub mod view;
@@ -58,6 +59,9 @@ const CAPABILITIES: &[&str] = &[
     "LIST-STATUS",
     "STATUS=SIZE",
     "MULTIAPPEND",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
 ];
 
 /// Extensions the client turned on with ENABLE (RFC 5161) or by using them.
@@ -135,6 +139,7 @@ fn allows_expunge(kind: &CommandKind) -> bool {
     match kind {
         CommandKind::Fetch { uid, .. } => *uid,
         CommandKind::Store(s) => s.uid,
+        CommandKind::Search(s) => s.uid,
         _ => true,
     }
 }
@@ -247,7 +252,7 @@ impl ImapConn {
                     }));
                 }
                 Event::Command(bytes) => match parse_command(&bytes) {
-                    Err(e) => out.extend(format!("{} BAD {}\r\n", e.tag, e.message).into_bytes()),
+                    Err(e) => out.extend(e.response().into_bytes()),
                     Ok(command) => {
                         let allow_expunge = allows_expunge(&command.kind);
                         let reply = self.execute(command);
@@ -344,6 +349,7 @@ impl ImapConn {
             CommandKind::Expunge => self.expunge(tag, None, false),
             CommandKind::UidExpunge(set) => self.expunge(tag, Some(set), false),
             CommandKind::Close => self.expunge(tag, None, true),
+            CommandKind::Search(cmd) => self.search(tag, cmd),
             CommandKind::Unselect => {
                 self.leave_mailbox();
                 done(format!("{tag} OK done\r\n"))

@@ -27,6 +27,8 @@ pub struct View {
     pub condstore: bool,
     /// Report expunges as VANISHED (QRESYNC enabled, RFC 7162 §3.2.10).
     pub qresync: bool,
+    /// The uids a SEARCH saved for `$` (RFC 5182), ascending.
+    pub saved: Vec<Uid>,
 }
 
 /// Which sequence set a command means.
@@ -45,6 +47,7 @@ impl View {
             pending: VecDeque::new(),
             condstore,
             qresync: false,
+            saved: Vec::new(),
         }
     }
 
@@ -72,6 +75,16 @@ impl View {
     /// The messages `set` names, in sequence order. A sequence number beyond the mailbox is an
     /// error (RFC 9051 §9 "seq-number"); uids that do not exist are simply not matched.
     pub fn resolve(&self, set: &SeqSet, kind: SetKind) -> Result<Vec<(u32, Entry)>, String> {
+        if set.is_saved() {
+            // `$` holds uids; those expunged since are simply gone (RFC 5182 §2.1).
+            return Ok(self
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| self.saved.binary_search(&e.uid).is_ok())
+                .map(|(i, e)| (i as u32 + 1, *e))
+                .collect());
+        }
         match kind {
             SetKind::Seq => {
                 let n = self.entries.len() as u32;

@@ -203,6 +203,9 @@ impl<'a> Cursor<'a> {
     }
 
     pub(super) fn seq_set(&mut self) -> PResult<SeqSet> {
+        if self.take(b'$') {
+            return Ok(SeqSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;

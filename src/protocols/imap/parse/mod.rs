@@ -5,6 +5,7 @@ mod cursor;
 mod fetch;
 mod mailbox;
 mod message;
+mod search;
 mod store;
 
 pub use mailbox::{ListCommand, Qresync, SelectCommand, StatusItem};
@@ -12,7 +13,7 @@ pub use message::{AppendMessage, parse_date_time};
 
 use cursor::{Cursor, PResult};
 
-use super::types::{FetchItem, SeqSet, StoreAction};
+use super::types::{FetchItem, SearchKey, SearchReturn, SeqSet, StoreAction};
 use crate::store::Flags;
 
 /// ID fields (RFC 2971): names and values (NIL values as None).
@@ -97,6 +98,7 @@ pub enum CommandKind {
         changed_since: Option<u64>,
     },
     Store(StoreCommand),
+    Search(SearchCommand),
     Expunge,
     Close,
     Unselect,
@@ -115,12 +117,68 @@ pub struct StoreCommand {
     pub keywords: Vec<String>,
 }
 
+/// SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 4731 ESEARCH, RFC 5182 SAVE and `$`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchCommand {
+    pub uid: bool,
+    /// The RETURN options; `None` when the command had no RETURN. Then an IMAP4rev1 client gets
+    /// the classic `* SEARCH` response and an IMAP4rev2 client an ESEARCH with ALL
+    /// (RFC 9051 §6.4.4). `RETURN ()` is read as `RETURN (ALL)` (RFC 4731 §3.1).
+    pub ret: Option<SearchReturn>,
+    /// The criteria: several keys in a row are one [`SearchKey::And`].
+    pub key: SearchKey,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
     /// The tag, when one could be read ("*" otherwise).
     pub tag: String,
     pub message: String,
+    pub kind: ParseErrorKind,
+}
+
+/// How a command that could not be parsed is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// `tag BAD message`.
+    #[default]
+    Bad,
+    /// A SEARCH with a CHARSET moxide does not know: `tag NO [BADCHARSET (UTF-8 US-ASCII)]`
+    /// (RFC 9051 §6.4.4, §7.1).
+    BadCharset,
+}
+
+impl ParseError {
+    /// The tagged response line, CRLF included.
+    pub fn response(&self) -> String {
+        match self.kind {
+            ParseErrorKind::Bad => format!("{} BAD {}\r\n", self.tag, self.message),
+            ParseErrorKind::BadCharset => format!(
+                "{} NO [BADCHARSET (UTF-8 US-ASCII)] {}\r\n",
+                self.tag, self.message
+            ),
+        }
+    }
+}
+
+/// Why a command failed to parse, inside the parser: most failures are a BAD with a message
+/// (the `String` errors of [`PResult`], converted by `?`).
+enum Failure {
+    Bad(String),
+    BadCharset(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Bad(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        Failure::Bad(message.to_string())
+    }
 }
 
 /// Parses one complete command.
@@ -129,16 +187,24 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
     let tag = c.tag().map_err(|message| ParseError {
         tag: "*".into(),
         message,
+        kind: ParseErrorKind::Bad,
     })?;
-    let kind = c.command().map_err(|message| ParseError {
-        tag: tag.clone(),
-        message,
+    let kind = c.command().map_err(|failure| {
+        let (kind, message) = match failure {
+            Failure::Bad(m) => (ParseErrorKind::Bad, m),
+            Failure::BadCharset(m) => (ParseErrorKind::BadCharset, m),
+        };
+        ParseError {
+            tag: tag.clone(),
+            message,
+            kind,
+        }
     })?;
     Ok(Command { tag, kind })
 }
 
 impl Cursor<'_> {
-    fn command(&mut self) -> PResult<CommandKind> {
+    fn command(&mut self) -> Result<CommandKind, Failure> {
         let name = self.keyword()?;
         let kind = match name.as_str() {
             "CAPABILITY" => CommandKind::Capability,
@@ -226,6 +292,7 @@ impl Cursor<'_> {
             "STORE" => self.store(false)?,
             "COPY" => self.copy_or_move(false, false)?,
             "MOVE" => self.copy_or_move(false, true)?,
+            "SEARCH" => self.search(false)?,
             "UID" => {
                 self.sp()?;
                 match self.keyword()?.as_str() {
@@ -237,10 +304,11 @@ impl Cursor<'_> {
                         self.sp()?;
                         CommandKind::UidExpunge(self.seq_set()?)
                     }
-                    other => return Err(format!("unknown UID command {other}")),
+                    "SEARCH" => self.search(true)?,
+                    other => return Err(format!("unknown UID command {other}").into()),
                 }
             }
-            other => return Err(format!("unknown command {other}")),
+            other => return Err(format!("unknown command {other}").into()),
         };
         self.end()?;
         Ok(kind)
