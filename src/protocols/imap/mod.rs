@@ -1,6 +1,10 @@
 //! IMAP4rev2 (RFC 9051), sans-IO: the receiver that assembles commands and literals, the command
 //! parser, and response writers.
 
+pub mod encoded_word;
+pub mod envelope;
+#[cfg(test)]
+mod fixtures;
 pub mod parse;
 pub mod receiver;
 pub mod response;
