@@ -47,15 +47,11 @@ impl MessageView<'_> {
         self.parts.get(index as usize).map(|p| (index as usize, p))
     }
 
-    fn is_message(part: &Part) -> bool {
-        part.media_type == "message" && part.media_subtype == "rfc822" && !part.children.is_empty()
-    }
-
     /// Follows a part path (RFC 9051 §6.4.5 part numbering).
     fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
         let mut current = self.part(0)?;
         for &n in path {
-            let container = if Self::is_message(current.1) {
+            let container = if is_message(current.1) {
                 self.part(*current.1.children.first()?)?
             } else {
                 current
@@ -77,7 +73,7 @@ impl MessageView<'_> {
         // HEADER, TEXT and HEADER.FIELDS of a nested part apply to the message inside it.
         let message = if section.part.is_empty() {
             Some((index, part))
-        } else if Self::is_message(part) {
+        } else if is_message(part) {
             self.part(*part.children.first()?)
         } else {
             None
@@ -105,6 +101,14 @@ impl MessageView<'_> {
             }
         }
     }
+}
+
+/// Whether `part` is a message/rfc822 or message/global part whose message was parsed: part
+/// numbers and HEADER/TEXT then apply to the message inside (RFC 9051 §6.4.5).
+pub(super) fn is_message(part: &Part) -> bool {
+    part.media_type == "message"
+        && matches!(part.media_subtype.as_str(), "rfc822" | "global")
+        && !part.children.is_empty()
 }
 
 /// The fields of `header` whose names are (or, with `keep` false, are not) in `names`,
@@ -195,6 +199,26 @@ mod tests {
         assert!(v.section(&s(vec![3], None)).is_none());
         assert!(v.section(&s(vec![1], Some(SectionPart::Header))).is_none());
         assert!(v.section(&s(vec![2, 2], None)).is_none());
+    }
+
+    #[test]
+    fn message_global_is_a_message() {
+        let raw = concat!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: message/global\r\n\r\nSubject: \u{e9}t\u{e9}\r\n\r\nbody\r\n",
+            "--b--\r\n"
+        );
+        let parts = parts::parse(raw.as_bytes());
+        let v = MessageView {
+            prefix: b"",
+            file: raw.as_bytes(),
+            parts: &parts,
+        };
+        assert_eq!(
+            v.section(&s(vec![1], Some(SectionPart::Header))).unwrap(),
+            "Subject: \u{e9}t\u{e9}\r\n\r\n".as_bytes()
+        );
+        assert_eq!(v.section(&s(vec![1, 1], None)).unwrap(), b"body");
     }
 
     #[test]
