@@ -12,12 +12,12 @@ pub struct MessageView<'a> {
 }
 
 impl MessageView<'_> {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.prefix.len() + self.file.len()
     }
 
     /// Bytes `[start, end)` of the message (prefix included), clamped to what exists.
-    fn range(&self, start: usize, end: usize) -> Vec<u8> {
+    pub(super) fn range(&self, start: usize, end: usize) -> Vec<u8> {
         let end = end.min(self.len());
         let start = start.min(end);
         let p = self.prefix.len();
@@ -33,7 +33,7 @@ impl MessageView<'_> {
 
     /// Offsets of a part in the message: (header start, body start, end). The root's header
     /// starts at 0 so that it includes the prefix.
-    fn offsets(&self, index: usize, part: &Part) -> (usize, usize, usize) {
+    pub(super) fn offsets(&self, index: usize, part: &Part) -> (usize, usize, usize) {
         let p = self.prefix.len();
         let header = if index == 0 {
             0
@@ -47,22 +47,27 @@ impl MessageView<'_> {
         self.parts.get(index as usize).map(|p| (index as usize, p))
     }
 
-    /// Follows a part path (RFC 9051 §6.4.5 part numbering).
-    fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
+    /// Follows a part path (RFC 9051 §6.4.5 part numbering): a number picks a part of a
+    /// multipart; in a message that is not multipart, part 1 is the message's own body; a path
+    /// that goes on past a message/rfc822 part continues in the message inside it. A part that
+    /// is neither has no parts of its own, so `1.1` of a text part names nothing.
+    pub(super) fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
         let mut current = self.part(0)?;
+        // Whether `current` is the root of a message, whose body is its part 1.
+        let mut message_root = true;
         for &n in path {
-            let container = if is_message(current.1) {
-                self.part(*current.1.children.first()?)?
-            } else {
+            if !message_root && is_message(current.1) {
+                current = self.part(*current.1.children.first()?)?;
+                message_root = true;
+            }
+            current = if current.1.media_type == "multipart" {
+                self.part(*current.1.children.get((n as usize).checked_sub(1)?)?)?
+            } else if n == 1 && message_root {
                 current
-            };
-            current = if container.1.media_type == "multipart" {
-                self.part(*container.1.children.get((n as usize).checked_sub(1)?)?)?
-            } else if n == 1 {
-                container
             } else {
                 return None;
             };
+            message_root = false;
         }
         Some(current)
     }
@@ -199,6 +204,9 @@ mod tests {
         assert!(v.section(&s(vec![3], None)).is_none());
         assert!(v.section(&s(vec![1], Some(SectionPart::Header))).is_none());
         assert!(v.section(&s(vec![2, 2], None)).is_none());
+        // A text part has no part 1 of its own; the inner message's text part neither.
+        assert!(v.section(&s(vec![1, 1], None)).is_none());
+        assert!(v.section(&s(vec![2, 1, 1], None)).is_none());
     }
 
     #[test]
@@ -235,5 +243,29 @@ mod tests {
             v.section(&s(vec![], Some(SectionPart::Text))).unwrap(),
             b"body\r\n"
         );
+        assert!(v.section(&s(vec![1, 1], None)).is_none());
+    }
+
+    #[test]
+    fn message_that_is_a_message_rfc822() {
+        // Part 1 of a message whose body is an encapsulated message is that message; 1.1 is the
+        // body of the message inside.
+        let raw = b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n";
+        let parts = parts::parse(raw);
+        let v = MessageView {
+            prefix: b"",
+            file: raw,
+            parts: &parts,
+        };
+        assert_eq!(
+            v.section(&s(vec![1], None)).unwrap(),
+            b"Subject: in\r\n\r\ninner\r\n"
+        );
+        assert_eq!(v.section(&s(vec![1, 1], None)).unwrap(), b"inner\r\n");
+        assert_eq!(
+            v.section(&s(vec![1], Some(SectionPart::Header))).unwrap(),
+            b"Subject: in\r\n\r\n"
+        );
+        assert!(v.section(&s(vec![2], None)).is_none());
     }
 }
