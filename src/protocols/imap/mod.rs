@@ -1,6 +1,7 @@
 //! IMAP4rev2 (RFC 9051), sans-IO: the receiver that assembles commands and literals, the command
 //! parser, and response writers.
 
+pub mod binary;
 pub mod bodystructure;
 pub mod encoded_word;
 pub mod envelope;
