@@ -12,3 +12,4 @@ pub mod receiver;
 pub mod response;
 pub mod section;
 pub mod types;
+pub mod utf7;
