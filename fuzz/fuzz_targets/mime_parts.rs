@@ -1,4 +1,5 @@
-//! The MIME part tree of a message, then body sections taken from it as IMAP FETCH does.
+//! The MIME part tree of a message, then what IMAP FETCH takes from it: body sections, BINARY,
+//! ENVELOPE and BODYSTRUCTURE.
 //!
 //! Input layout: byte 0 holds flags (bit 0: a Received prefix comes before the file), byte 1 the
 //! length (low 2 bits) of a part path and the section kind (next 3 bits), bytes 2..5 the path
@@ -6,6 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use moxide::protocols::imap::binary::BinaryError;
+use moxide::protocols::imap::bodystructure::body_structure;
+use moxide::protocols::imap::envelope::envelope;
 use moxide::protocols::imap::section::MessageView;
 use moxide::protocols::imap::types::{Section, SectionPart};
 use moxide::store::parts;
@@ -80,6 +84,19 @@ fuzz_target!(|data: &[u8]| {
                 spec: spec(kind),
             });
         }
+        match view.binary(path) {
+            // Decoding never grows data by more than the CRLFs it may add to text.
+            Ok(bytes) => assert!(bytes.len() <= 2 * total, "BINARY{path:?}: {}", bytes.len()),
+            Err(BinaryError::NoSuchPart | BinaryError::Multipart | BinaryError::UnknownCte(_)) => {}
+        }
+    }
+    for utf8 in [false, true] {
+        for extensions in [false, true] {
+            let structure = body_structure(&parts, extensions, utf8);
+            assert!(structure.starts_with(b"(") && structure.ends_with(b")"));
+        }
+        let env = envelope(&parts, utf8);
+        assert!(env.starts_with(b"(") && env.ends_with(b")"));
     }
     let len = usize::from(shape & 3);
     let path: Vec<u32> = [a, b, c]

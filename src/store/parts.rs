@@ -50,8 +50,9 @@ pub struct Envelope {
     pub message_id: Option<String>,
 }
 
-/// One address of an envelope. A group start has `name` set and no mailbox/host; a group end has
-/// nothing set (RFC 9051 §7.5.2, "group syntax").
+/// One address of an envelope. A group start has only `mailbox` set, to the group name; a group
+/// end has nothing set (RFC 9051 §7.5.2, "group syntax"). A display name without an address has
+/// only `name` set.
 #[derive(
     Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
 )]

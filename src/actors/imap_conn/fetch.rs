@@ -9,9 +9,12 @@ use actix::prelude::*;
 use super::view::{Entry, SetKind};
 use super::{ImapConn, Reply, done};
 use crate::actors::account::ChangeFlags;
+use crate::protocols::imap::binary::{BinaryError, write_binary};
+use crate::protocols::imap::bodystructure::body_structure;
+use crate::protocols::imap::envelope::envelope;
 use crate::protocols::imap::response::{date_time, flag_list, literal};
 use crate::protocols::imap::section::MessageView;
-use crate::protocols::imap::types::{FetchItem, SeqSet};
+use crate::protocols::imap::types::{FetchItem, Section, SeqSet};
 use crate::store::{AccountStore, FlagOp, Flags, MailboxId, ModSeq, StoreError, StoreFlags, Uid};
 
 struct Request {
@@ -20,6 +23,9 @@ struct Request {
     items: Vec<FetchItem>,
     changed_since: Option<u64>,
     condstore: bool,
+    /// Whether strings may hold UTF-8 (UTF8=ACCEPT enabled, RFC 6855); else ENVELOPE and
+    /// BODYSTRUCTURE encode non-ASCII text.
+    utf8: bool,
 }
 
 impl ImapConn {
@@ -44,15 +50,20 @@ impl ImapConn {
             selected.view.condstore = true;
         }
         let set_seen = !selected.read_only
-            && items
-                .iter()
-                .any(|i| matches!(i, FetchItem::Body { peek: false, .. }));
+            && items.iter().any(|i| {
+                matches!(
+                    i,
+                    FetchItem::Body { peek: false, .. } | FetchItem::Binary { peek: false, .. }
+                )
+            });
         let request = Request {
             mailbox: selected.id,
             targets,
             items,
             changed_since,
             condstore: selected.view.condstore,
+            // No ENABLE UTF8=ACCEPT yet: never send UTF-8.
+            utf8: false,
         };
         let (store, account) = (handle.store.clone(), handle.addr.clone());
         let work = async move {
@@ -92,12 +103,15 @@ impl ImapConn {
                 return format!("{tag} NO mailbox no longer selected\r\n").into_bytes();
             };
             match result {
-                Ok((mut out, reported)) => {
+                Ok((mut out, reported, failed)) => {
                     for (uid, modseq) in reported {
                         selected.view.reported(uid, modseq);
                     }
                     selected.view.flush(uid, &mut out);
-                    out.extend(format!("{tag} OK done\r\n").into_bytes());
+                    match failed {
+                        Some(no) => out.extend(format!("{tag} NO {no}\r\n").into_bytes()),
+                        None => out.extend(format!("{tag} OK done\r\n").into_bytes()),
+                    }
                     out
                 }
                 Err(e) => {
@@ -131,17 +145,27 @@ async fn unseen_uids(
         .map_err(|e| e.to_string())
 }
 
-/// The untagged FETCH responses, and the (uid, modseq) of each message whose flags they report.
-type Built = (Vec<u8>, Vec<(Uid, ModSeq)>);
+/// The untagged FETCH responses, the (uid, modseq) of each message whose flags they report, and
+/// the text of a tagged NO when a message could not be answered (BINARY of a part that cannot be
+/// decoded): the responses before it are sent, the rest of the set is not.
+type Built = (Vec<u8>, Vec<(Uid, ModSeq)>, Option<String>);
 
 fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built, StoreError> {
     let r = store.read()?;
     let mut out = Vec::new();
     let mut reported = Vec::new();
-    let wants_body = req
-        .items
-        .iter()
-        .any(|i| matches!(i, FetchItem::Body { .. }));
+    let wants_file = req.items.iter().any(|i| {
+        matches!(
+            i,
+            FetchItem::Body { .. } | FetchItem::Binary { .. } | FetchItem::BinarySize { .. }
+        )
+    });
+    // ENVELOPE and BODYSTRUCTURE come from the stored part tree alone.
+    let wants_parts = wants_file
+        || req
+            .items
+            .iter()
+            .any(|i| matches!(i, FetchItem::Envelope | FetchItem::BodyStructure { .. }));
     for (seq, entry) in &req.targets {
         // Expunged by another session since the client learned of it: nothing to send.
         let Some(m) = r.message(req.mailbox, entry.uid)? else {
@@ -150,14 +174,25 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
         if req.changed_since.is_some_and(|cs| m.modseq.0 <= cs) {
             continue;
         }
-        let body = if wants_body {
-            let content = r.content(m.id)?.ok_or_else(|| {
+        let content = if wants_parts {
+            Some(r.content(m.id)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("no content record for message {}", m.id))
-            })?;
-            let file = std::fs::read(r.message_path(m.id))?;
-            Some((content, file))
+            })?)
         } else {
             None
+        };
+        let file = if wants_file {
+            Some(std::fs::read(r.message_path(m.id))?)
+        } else {
+            None
+        };
+        let view = match (&content, &file) {
+            (Some(content), Some(file)) => Some(MessageView {
+                prefix: &content.prefix,
+                file,
+                parts: &content.parts,
+            }),
+            _ => None,
         };
         let mut fields: Vec<Vec<u8>> = Vec::new();
         let mut has_flags = false;
@@ -179,20 +214,73 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
                     has_modseq = true;
                     fields.push(format!("MODSEQ ({})", m.modseq).into_bytes());
                 }
+                FetchItem::SaveDate => {
+                    fields.push(format!("SAVEDATE {}", date_time(m.saved)).into_bytes())
+                }
+                FetchItem::Envelope => {
+                    let Some(content) = &content else { continue };
+                    let mut field = b"ENVELOPE ".to_vec();
+                    field.extend(envelope(&content.parts, req.utf8));
+                    fields.push(field);
+                }
+                FetchItem::BodyStructure { extensions } => {
+                    let Some(content) = &content else { continue };
+                    let name = if *extensions {
+                        "BODYSTRUCTURE "
+                    } else {
+                        "BODY "
+                    };
+                    let mut field = name.as_bytes().to_vec();
+                    field.extend(body_structure(&content.parts, *extensions, req.utf8));
+                    fields.push(field);
+                }
+                FetchItem::Binary { part, partial, .. } => {
+                    let Some(view) = &view else { continue };
+                    let wire = Section {
+                        part: part.clone(),
+                        spec: None,
+                    }
+                    .to_wire();
+                    let mut field = format!("BINARY[{wire}]").into_bytes();
+                    match view.binary(part) {
+                        Ok(d) => {
+                            let d = match partial {
+                                Some((start, len)) => {
+                                    field.extend(format!("<{start}>").into_bytes());
+                                    slice(&d, *start, *len)
+                                }
+                                None => &d[..],
+                            };
+                            field.push(b' ');
+                            write_binary(&mut field, d);
+                        }
+                        Err(BinaryError::NoSuchPart) => field.extend_from_slice(b" NIL"),
+                        Err(e) => return Ok((out, reported, Some(binary_failure(&e)))),
+                    }
+                    fields.push(field);
+                }
+                FetchItem::BinarySize { part } => {
+                    let Some(view) = &view else { continue };
+                    let wire = Section {
+                        part: part.clone(),
+                        spec: None,
+                    }
+                    .to_wire();
+                    // BINARY.SIZE is a number: a part that does not exist has size 0.
+                    let size = match view.binary_size(part) {
+                        Ok(n) => n,
+                        Err(BinaryError::NoSuchPart) => 0,
+                        Err(e) => return Ok((out, reported, Some(binary_failure(&e)))),
+                    };
+                    fields.push(format!("BINARY.SIZE[{wire}] {size}").into_bytes());
+                }
                 FetchItem::Body {
                     section,
                     partial,
                     rfc822,
                     ..
                 } => {
-                    let Some((content, file)) = &body else {
-                        continue;
-                    };
-                    let view = MessageView {
-                        prefix: &content.prefix,
-                        file,
-                        parts: &content.parts,
-                    };
+                    let Some(view) = &view else { continue };
                     let mut field = match rfc822 {
                         Some(name) => name.as_bytes().to_vec(),
                         None => format!("BODY[{}]", section.to_wire()).into_bytes(),
@@ -201,9 +289,7 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
                     let data = match (data, partial) {
                         (Some(d), Some((start, len))) => {
                             field.extend(format!("<{start}>").into_bytes());
-                            let s = (*start as usize).min(d.len());
-                            let e = s.saturating_add(*len as usize).min(d.len());
-                            Some(d[s..e].to_vec())
+                            Some(slice(&d, *start, *len).to_vec())
                         }
                         (d, _) => d,
                     };
@@ -236,5 +322,20 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
         }
         out.extend_from_slice(b")\r\n");
     }
-    Ok((out, reported))
+    Ok((out, reported, None))
+}
+
+/// `<start.len>` of `data` (RFC 9051 §6.4.5 partial), clamped to what exists.
+fn slice(data: &[u8], start: u32, len: u32) -> &[u8] {
+    let s = (start as usize).min(data.len());
+    let e = s.saturating_add(len as usize).min(data.len());
+    &data[s..e]
+}
+
+/// The tagged NO text for a BINARY that cannot be answered.
+fn binary_failure(e: &BinaryError) -> String {
+    match e {
+        BinaryError::UnknownCte(_) => format!("[UNKNOWN-CTE] {e}"),
+        _ => e.to_string(),
+    }
 }

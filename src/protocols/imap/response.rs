@@ -33,6 +33,34 @@ pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// Appends text as a string. With `utf8` (the session may send UTF-8: the client enabled
+/// UTF8=ACCEPT, RFC 6855 §3) a quoted string may hold UTF-8 (RFC 9051 §9 `QUOTED-CHAR`); without it, text that is
+/// not printable ASCII goes out as a literal, as [`string`] does. Callers that must not send UTF-8
+/// to such a client encode it first (RFC 2047, RFC 2231).
+pub fn text(out: &mut Vec<u8>, s: &str, utf8: bool) {
+    let quotable = utf8 && s.len() < 1024 && s.chars().all(|c| c >= ' ' && c != '\x7f');
+    if quotable {
+        out.push(b'"');
+        for &b in s.as_bytes() {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        string(out, s.as_bytes());
+    }
+}
+
+/// Appends `s` as a text string, or `NIL` for None (RFC 9051 §9 `nstring`).
+pub fn ntext(out: &mut Vec<u8>, s: Option<&str>, utf8: bool) {
+    match s {
+        Some(s) => text(out, s, utf8),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
 /// Appends `s` as a literal `{n}\r\n...`.
 pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
@@ -88,6 +116,23 @@ mod tests {
         let mut out = Vec::new();
         string(&mut out, b"line\r\nbreak");
         assert_eq!(out, b"{11}\r\nline\r\nbreak");
+    }
+
+    #[test]
+    fn utf8_text() {
+        let mut out = Vec::new();
+        text(&mut out, "Jörg \"J\"", true);
+        assert_eq!(out, "\"Jörg \\\"J\\\"\"".as_bytes());
+        let mut out = Vec::new();
+        text(&mut out, "Jörg", false);
+        assert_eq!(out, "{5}\r\nJörg".as_bytes());
+        let mut out = Vec::new();
+        text(&mut out, "a\tb", true);
+        assert_eq!(out, b"{3}\r\na\tb");
+        let mut out = Vec::new();
+        ntext(&mut out, None, true);
+        ntext(&mut out, Some("x"), false);
+        assert_eq!(out, b"NIL\"x\"");
     }
 
     #[test]

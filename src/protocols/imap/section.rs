@@ -12,12 +12,12 @@ pub struct MessageView<'a> {
 }
 
 impl MessageView<'_> {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.prefix.len() + self.file.len()
     }
 
     /// Bytes `[start, end)` of the message (prefix included), clamped to what exists.
-    fn range(&self, start: usize, end: usize) -> Vec<u8> {
+    pub(super) fn range(&self, start: usize, end: usize) -> Vec<u8> {
         let end = end.min(self.len());
         let start = start.min(end);
         let p = self.prefix.len();
@@ -33,7 +33,7 @@ impl MessageView<'_> {
 
     /// Offsets of a part in the message: (header start, body start, end). The root's header
     /// starts at 0 so that it includes the prefix.
-    fn offsets(&self, index: usize, part: &Part) -> (usize, usize, usize) {
+    pub(super) fn offsets(&self, index: usize, part: &Part) -> (usize, usize, usize) {
         let p = self.prefix.len();
         let header = if index == 0 {
             0
@@ -47,26 +47,27 @@ impl MessageView<'_> {
         self.parts.get(index as usize).map(|p| (index as usize, p))
     }
 
-    fn is_message(part: &Part) -> bool {
-        part.media_type == "message" && part.media_subtype == "rfc822" && !part.children.is_empty()
-    }
-
-    /// Follows a part path (RFC 9051 §6.4.5 part numbering).
-    fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
+    /// Follows a part path (RFC 9051 §6.4.5 part numbering): a number picks a part of a
+    /// multipart; in a message that is not multipart, part 1 is the message's own body; a path
+    /// that goes on past a message/rfc822 part continues in the message inside it. A part that
+    /// is neither has no parts of its own, so `1.1` of a text part names nothing.
+    pub(super) fn resolve(&self, path: &[u32]) -> Option<(usize, &Part)> {
         let mut current = self.part(0)?;
+        // Whether `current` is the root of a message, whose body is its part 1.
+        let mut message_root = true;
         for &n in path {
-            let container = if Self::is_message(current.1) {
-                self.part(*current.1.children.first()?)?
-            } else {
+            if !message_root && is_message(current.1) {
+                current = self.part(*current.1.children.first()?)?;
+                message_root = true;
+            }
+            current = if current.1.media_type == "multipart" {
+                self.part(*current.1.children.get((n as usize).checked_sub(1)?)?)?
+            } else if n == 1 && message_root {
                 current
-            };
-            current = if container.1.media_type == "multipart" {
-                self.part(*container.1.children.get((n as usize).checked_sub(1)?)?)?
-            } else if n == 1 {
-                container
             } else {
                 return None;
             };
+            message_root = false;
         }
         Some(current)
     }
@@ -77,7 +78,7 @@ impl MessageView<'_> {
         // HEADER, TEXT and HEADER.FIELDS of a nested part apply to the message inside it.
         let message = if section.part.is_empty() {
             Some((index, part))
-        } else if Self::is_message(part) {
+        } else if is_message(part) {
             self.part(*part.children.first()?)
         } else {
             None
@@ -105,6 +106,14 @@ impl MessageView<'_> {
             }
         }
     }
+}
+
+/// Whether `part` is a message/rfc822 or message/global part whose message was parsed: part
+/// numbers and HEADER/TEXT then apply to the message inside (RFC 9051 §6.4.5).
+pub(super) fn is_message(part: &Part) -> bool {
+    part.media_type == "message"
+        && matches!(part.media_subtype.as_str(), "rfc822" | "global")
+        && !part.children.is_empty()
 }
 
 /// The fields of `header` whose names are (or, with `keep` false, are not) in `names`,
@@ -195,6 +204,29 @@ mod tests {
         assert!(v.section(&s(vec![3], None)).is_none());
         assert!(v.section(&s(vec![1], Some(SectionPart::Header))).is_none());
         assert!(v.section(&s(vec![2, 2], None)).is_none());
+        // A text part has no part 1 of its own; the inner message's text part neither.
+        assert!(v.section(&s(vec![1, 1], None)).is_none());
+        assert!(v.section(&s(vec![2, 1, 1], None)).is_none());
+    }
+
+    #[test]
+    fn message_global_is_a_message() {
+        let raw = concat!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: message/global\r\n\r\nSubject: \u{e9}t\u{e9}\r\n\r\nbody\r\n",
+            "--b--\r\n"
+        );
+        let parts = parts::parse(raw.as_bytes());
+        let v = MessageView {
+            prefix: b"",
+            file: raw.as_bytes(),
+            parts: &parts,
+        };
+        assert_eq!(
+            v.section(&s(vec![1], Some(SectionPart::Header))).unwrap(),
+            "Subject: \u{e9}t\u{e9}\r\n\r\n".as_bytes()
+        );
+        assert_eq!(v.section(&s(vec![1, 1], None)).unwrap(), b"body");
     }
 
     #[test]
@@ -211,5 +243,29 @@ mod tests {
             v.section(&s(vec![], Some(SectionPart::Text))).unwrap(),
             b"body\r\n"
         );
+        assert!(v.section(&s(vec![1, 1], None)).is_none());
+    }
+
+    #[test]
+    fn message_that_is_a_message_rfc822() {
+        // Part 1 of a message whose body is an encapsulated message is that message; 1.1 is the
+        // body of the message inside.
+        let raw = b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n";
+        let parts = parts::parse(raw);
+        let v = MessageView {
+            prefix: b"",
+            file: raw,
+            parts: &parts,
+        };
+        assert_eq!(
+            v.section(&s(vec![1], None)).unwrap(),
+            b"Subject: in\r\n\r\ninner\r\n"
+        );
+        assert_eq!(v.section(&s(vec![1, 1], None)).unwrap(), b"inner\r\n");
+        assert_eq!(
+            v.section(&s(vec![1], Some(SectionPart::Header))).unwrap(),
+            b"Subject: in\r\n\r\n"
+        );
+        assert!(v.section(&s(vec![2], None)).is_none());
     }
 }

@@ -111,6 +111,27 @@ pub enum FetchItem {
         peek: bool,
         rfc822: Option<&'static str>,
     },
+    /// ENVELOPE (RFC 9051 §7.5.2).
+    Envelope,
+    /// BODYSTRUCTURE, or with `extensions` false the BODY item without a section (RFC 9051
+    /// §6.4.5: "the non-extensible form of BODYSTRUCTURE").
+    BodyStructure {
+        extensions: bool,
+    },
+    /// BINARY[part]<partial> and BINARY.PEEK[...] (RFC 9051 §6.4.5, RFC 3516): the part's content
+    /// with its transfer encoding removed. `part` is a part path only, empty for the whole
+    /// message.
+    Binary {
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+    },
+    /// BINARY.SIZE[part]: the size of what BINARY[part] returns.
+    BinarySize {
+        part: Vec<u32>,
+    },
+    /// SAVEDATE (RFC 8514): when the message was added to this mailbox.
+    SaveDate,
 }
 
 /// A calendar date as SEARCH writes it (`d-Mon-yyyy`, RFC 9051 §9 "date"), always a valid date.

@@ -1,4 +1,5 @@
-//! FETCH and UID FETCH arguments (RFC 9051 §6.4.5; CHANGEDSINCE from RFC 7162 §3.1.4).
+//! FETCH and UID FETCH arguments (RFC 9051 §6.4.5; CHANGEDSINCE from RFC 7162 §3.1.4, SAVEDATE
+//! from RFC 8514).
 
 use super::CommandKind;
 use super::cursor::{Cursor, PResult};
@@ -26,8 +27,16 @@ impl Cursor<'_> {
                     FetchItem::InternalDate,
                     FetchItem::Rfc822Size,
                 ]),
-                "ALL" | "FULL" => {
-                    return Err("the ALL and FULL macros need ENVELOPE, not supported yet".into());
+                name @ ("ALL" | "FULL") => {
+                    items.extend([
+                        FetchItem::Flags,
+                        FetchItem::InternalDate,
+                        FetchItem::Rfc822Size,
+                        FetchItem::Envelope,
+                    ]);
+                    if name == "FULL" {
+                        items.push(FetchItem::BodyStructure { extensions: false });
+                    }
                 }
                 _ => {
                     self.pos = save;
@@ -71,6 +80,9 @@ impl Cursor<'_> {
             "RFC822.SIZE" => FetchItem::Rfc822Size,
             "INTERNALDATE" => FetchItem::InternalDate,
             "MODSEQ" => FetchItem::ModSeq,
+            "SAVEDATE" => FetchItem::SaveDate,
+            "ENVELOPE" => FetchItem::Envelope,
+            "BODYSTRUCTURE" => FetchItem::BodyStructure { extensions: true },
             "RFC822" => FetchItem::Body {
                 section: Section::default(),
                 partial: None,
@@ -105,8 +117,37 @@ impl Cursor<'_> {
                     rfc822: None,
                 }
             }
+            "BODY" => FetchItem::BodyStructure { extensions: false },
+            "BINARY" | "BINARY.PEEK" => {
+                let part = self.section_binary()?;
+                let partial = self.partial()?;
+                FetchItem::Binary {
+                    part,
+                    partial,
+                    peek: name == "BINARY.PEEK",
+                }
+            }
+            "BINARY.SIZE" => FetchItem::BinarySize {
+                part: self.section_binary()?,
+            },
             other => return Err(format!("unsupported fetch attribute {other}")),
         })
+    }
+
+    /// `section-binary`: `[` part numbers joined by `.` `]`, nothing else (RFC 9051 §9).
+    pub(super) fn section_binary(&mut self) -> PResult<Vec<u32>> {
+        self.expect(b'[')?;
+        let mut part = Vec::new();
+        if self.take(b']') {
+            return Ok(part);
+        }
+        loop {
+            part.push(self.nz_number()?);
+            if self.take(b']') {
+                return Ok(part);
+            }
+            self.expect(b'.')?;
+        }
     }
 
     pub(super) fn section(&mut self) -> PResult<Section> {

@@ -238,6 +238,97 @@ fn fetch() {
     );
 }
 
+fn items(s: &str) -> Vec<FetchItem> {
+    match kind(s) {
+        CommandKind::Fetch { items, .. } => items,
+        other => panic!("{s}: {other:?}"),
+    }
+}
+
+#[test]
+fn fetch_structure_items() {
+    assert_eq!(
+        items("a FETCH 1 (ENVELOPE BODYSTRUCTURE body SaveDate)"),
+        [
+            FetchItem::Envelope,
+            FetchItem::BodyStructure { extensions: true },
+            FetchItem::BodyStructure { extensions: false },
+            FetchItem::SaveDate,
+        ]
+    );
+    assert_eq!(
+        items("a FETCH 1 BODY"),
+        [FetchItem::BodyStructure { extensions: false }]
+    );
+    assert_eq!(
+        items("a FETCH 1:2 (BINARY[1.2]<10.20> BINARY.PEEK[] binary.size[3])"),
+        [
+            FetchItem::Binary {
+                part: vec![1, 2],
+                partial: Some((10, 20)),
+                peek: false
+            },
+            FetchItem::Binary {
+                part: vec![],
+                partial: None,
+                peek: true
+            },
+            FetchItem::BinarySize { part: vec![3] },
+        ]
+    );
+    // BINARY.SIZE alone, and UID FETCH adding UID in front.
+    assert_eq!(
+        items("a UID FETCH 5 BINARY.SIZE[]"),
+        [FetchItem::Uid, FetchItem::BinarySize { part: vec![] }]
+    );
+}
+
+#[test]
+fn fetch_macros() {
+    let all = [
+        FetchItem::Flags,
+        FetchItem::InternalDate,
+        FetchItem::Rfc822Size,
+        FetchItem::Envelope,
+    ];
+    assert_eq!(items("a FETCH 1:* ALL"), all);
+    assert_eq!(items("a FETCH 1:* all (CHANGEDSINCE 3)"), {
+        let mut v = all.to_vec();
+        v.push(FetchItem::ModSeq);
+        v
+    });
+    let mut full = all.to_vec();
+    full.push(FetchItem::BodyStructure { extensions: false });
+    assert_eq!(items("a FETCH 1 FULL"), full);
+    // Macros stand alone, never inside a list.
+    assert!(parse_command(b"a FETCH 1 (ALL)").is_err());
+    assert!(parse_command(b"a FETCH 1 (FLAGS FULL)").is_err());
+}
+
+#[test]
+fn fetch_binary_errors() {
+    for bad in [
+        "a FETCH 1 BINARY",
+        "a FETCH 1 BINARY.PEEK",
+        "a FETCH 1 BINARY[1.HEADER]",
+        "a FETCH 1 BINARY[TEXT]",
+        "a FETCH 1 BINARY[1.MIME]",
+        "a FETCH 1 BINARY[1.]",
+        "a FETCH 1 BINARY[.1]",
+        "a FETCH 1 BINARY[0]",
+        "a FETCH 1 BINARY[1",
+        "a FETCH 1 BINARY[1]<5>",
+        "a FETCH 1 BINARY.SIZE",
+        "a FETCH 1 BINARY.SIZE[1]<0.5>",
+        "a FETCH 1 (BINARY.SIZE[1]<0.5>)",
+        "a FETCH 1 BODY.PEEK",
+        "a FETCH 1 BODYSTRUCTURE[1]",
+        "a FETCH 1 ENVELOPE[]",
+    ] {
+        assert!(parse_command(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn store() {
     assert_eq!(
@@ -291,6 +382,18 @@ fn random_input_never_panics() {
         b"a ", b"UID ", b"FETCH ", b"STORE ", b"1:*", b"(", b")", b"BODY[", b"]", b"<0.5>",
         b"{3}\r\n", b"\"", b"\\", b" ", b"FLAGS", b"LOGIN ",
     ];
+    let words: Vec<&[u8]> = words
+        .into_iter()
+        .chain([
+            &b"BINARY["[..],
+            b"BINARY.SIZE[",
+            b"BINARY.PEEK[",
+            b"1.2",
+            b"ENVELOPE",
+            b"ALL",
+            b"BODYSTRUCTURE",
+        ])
+        .collect();
     for _ in 0..20_000 {
         let mut input = Vec::new();
         for _ in 0..(next() % 12) {
