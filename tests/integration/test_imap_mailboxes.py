@@ -73,3 +73,16 @@ def test_status_counts(localserve):
     assert c.line().startswith("a2 OK [APPENDUID ")
     untagged, _ = c.ok("STATUS INBOX (MESSAGES UNSEEN DELETED SIZE UIDNEXT RECENT)")
     assert untagged == ["* STATUS INBOX (MESSAGES 2 UNSEEN 1 DELETED 0 SIZE 10 UIDNEXT 3 RECENT 0)"]
+
+
+def test_mailbox_names_in_modified_utf7_until_utf8_is_enabled(localserve):
+    old = Imap(localserve.ports["imap"])
+    old.ok("CREATE &AOk-t&AOk-")
+    assert old.ok('LIST "" "&AOk-*"')[0] == ['* LIST (\\HasNoChildren) "/" &AOk-t&AOk-']
+    assert old.command("CREATE R&D")[1].startswith("BAD")
+    new = Imap(localserve.ports["imap"])
+    assert new.ok("ENABLE UTF8=ACCEPT")[0] == ["* ENABLED UTF8=ACCEPT"]
+    untagged, _ = new.ok('LIST "" "été"')
+    assert untagged == ['* LIST (\\HasNoChildren) "/" "été"']
+    new.ok('CREATE "R&D"')
+    assert old.ok('LIST "" "R*"')[0] == ['* LIST (\\HasNoChildren) "/" R&-D']

@@ -29,8 +29,8 @@ class Imap:
                 self.buf += self.sock.recv(65536)
             line += b"\r\n" + self.buf[:n]
             self.buf = self.buf[n:]
-            line += self.line().encode("latin-1")
-        return line.decode("latin-1")
+            line += self.line().encode("utf-8", "surrogateescape")
+        return line.decode("utf-8", "surrogateescape")
 
     def send_raw(self, data):
         self.sock.sendall(data)

@@ -37,6 +37,8 @@ impl ImapConn {
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
     ) -> Reply {
+        // UTF-8 in responses only for clients that said they take it (RFC 6855, RFC 9051 §6.3.1).
+        let utf8 = self.enabled.utf8 || self.enabled.rev2;
         let Some((handle, selected)) = self.selected() else {
             return done(format!("{tag} BAD select a mailbox first\r\n"));
         };
@@ -62,8 +64,7 @@ impl ImapConn {
             items,
             changed_since,
             condstore: selected.view.condstore,
-            // No ENABLE UTF8=ACCEPT yet: never send UTF-8.
-            utf8: false,
+            utf8,
         };
         let (store, account) = (handle.store.clone(), handle.addr.clone());
         let work = async move {

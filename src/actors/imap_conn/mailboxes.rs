@@ -8,7 +8,7 @@ use actix::prelude::*;
 use super::{APPEND_LIMIT, ImapConn, Reply, done};
 use crate::actors::account::{ChangeSubscription, CreateMailbox, DeleteMailbox, RenameMailbox};
 use crate::protocols::imap::parse::{ListCommand, StatusItem};
-use crate::protocols::imap::response::astring;
+use crate::protocols::imap::response::{astring, text};
 use crate::store::{Mailbox, SpecialUse, StoreError};
 
 /// The tagged NO for a store error, with the response code RFC 9051 §7.1 has for it.
@@ -23,10 +23,18 @@ pub(super) fn no(tag: &str, e: &StoreError) -> Vec<u8> {
     format!("{tag} NO [{code}] {e}\r\n").into_bytes()
 }
 
-/// An IMAP string for a mailbox name.
-fn name(n: &str) -> String {
+/// A mailbox name as the client reads it: modified UTF-7 for clients that have not said they
+/// take UTF-8 (`utf7`, RFC 3501 §5.1.3), as an astring.
+pub(super) fn name(n: &str, utf7: bool) -> String {
     let mut out = Vec::new();
-    astring(&mut out, n.as_bytes());
+    if utf7 {
+        astring(&mut out, crate::protocols::imap::utf7::encode(n).as_bytes());
+    } else if n.is_ascii() {
+        astring(&mut out, n.as_bytes());
+    } else {
+        // UTF-8 in a quoted string, for clients that take it (RFC 6855 §3, RFC 9051 §9).
+        text(&mut out, n, true);
+    }
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -68,7 +76,7 @@ fn special_use_from(attrs: &[String]) -> Result<SpecialUse, String> {
     Ok(bits)
 }
 
-fn status_line(m: &Mailbox, items: &[StatusItem]) -> String {
+fn status_line(m: &Mailbox, items: &[StatusItem], utf7: bool) -> String {
     let values: Vec<String> = items
         .iter()
         .map(|item| {
@@ -86,7 +94,11 @@ fn status_line(m: &Mailbox, items: &[StatusItem]) -> String {
             format!("{} {v}", item.name())
         })
         .collect();
-    format!("* STATUS {} ({})\r\n", name(&m.name), values.join(" "))
+    format!(
+        "* STATUS {} ({})\r\n",
+        name(&m.name, utf7),
+        values.join(" ")
+    )
 }
 
 impl ImapConn {
@@ -192,16 +204,20 @@ impl ImapConn {
     }
 
     pub(super) fn status(&mut self, tag: String, mailbox: String, items: Vec<StatusItem>) -> Reply {
+        let utf7 = self.utf7_names();
         let lookup = mailbox.clone();
         let read = self.read_account(move |r| r.mailbox(&lookup));
         Box::pin(read.into_actor(self).map(move |found, _, _| match found {
-            Ok(Some(m)) => format!("{}{tag} OK done\r\n", status_line(&m, &items)).into_bytes(),
+            Ok(Some(m)) => {
+                format!("{}{tag} OK done\r\n", status_line(&m, &items, utf7)).into_bytes()
+            }
             Ok(None) => no(&tag, &StoreError::NoMailbox(mailbox)),
             Err(e) => no(&tag, &e),
         }))
     }
 
     pub(super) fn list(&mut self, tag: String, cmd: ListCommand) -> Reply {
+        let utf7 = self.utf7_names();
         // `LIST "" ""` asks for the hierarchy separator (RFC 9051 §6.3.9).
         if !cmd.lsub && cmd.patterns.len() == 1 && cmd.patterns[0].is_empty() {
             return done(format!(
@@ -211,7 +227,7 @@ impl ImapConn {
         let read = self.read_account(|r| Ok((r.mailboxes()?, r.subscriptions()?)));
         Box::pin(read.into_actor(self).map(move |result, _, _| match result {
             Ok((mailboxes, subscriptions)) => {
-                let mut out = list_lines(&cmd, &mailboxes, &subscriptions);
+                let mut out = list_lines(&cmd, &mailboxes, &subscriptions, utf7);
                 out.push_str(&format!("{tag} OK done\r\n"));
                 out.into_bytes()
             }
@@ -221,7 +237,12 @@ impl ImapConn {
 }
 
 /// The LIST (or LSUB) responses for `cmd` over the account's mailboxes and subscriptions.
-fn list_lines(cmd: &ListCommand, mailboxes: &[Mailbox], subscriptions: &[String]) -> String {
+fn list_lines(
+    cmd: &ListCommand,
+    mailboxes: &[Mailbox],
+    subscriptions: &[String],
+    utf7: bool,
+) -> String {
     let patterns: Vec<String> = cmd
         .patterns
         .iter()
@@ -278,10 +299,10 @@ fn list_lines(cmd: &ListCommand, mailboxes: &[Mailbox], subscriptions: &[String]
         out.push_str(&format!(
             "* {kind} ({}) \"/\" {}\r\n",
             attrs.join(" "),
-            name(n)
+            name(n, utf7)
         ));
         if let (Some(items), Some(m)) = (&cmd.return_status, mailbox) {
-            out.push_str(&status_line(m, items));
+            out.push_str(&status_line(m, items, utf7));
         }
     }
     // RECURSIVEMATCH (RFC 5258 §3.5): parents of selected names that did not match
@@ -299,7 +320,7 @@ fn list_lines(cmd: &ListCommand, mailboxes: &[Mailbox], subscriptions: &[String]
                     };
                     out.push_str(&format!(
                         "* LIST ({attrs}) \"/\" {} (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
-                        name(parent)
+                        name(parent, utf7)
                     ));
                 }
             }

@@ -62,6 +62,9 @@ const CAPABILITIES: &[&str] = &[
     "ESEARCH",
     "SEARCHRES",
     "WITHIN",
+    "BINARY",
+    "SAVEDATE",
+    "UTF8=ACCEPT",
 ];
 
 /// Extensions the client turned on with ENABLE (RFC 5161) or by using them.
@@ -278,7 +281,48 @@ impl ImapConn {
         out
     }
 
-    fn execute(&mut self, Command { tag, kind }: Command) -> Reply {
+    /// Whether mailbox names go in modified UTF-7: the client has not said it takes UTF-8
+    /// (IMAP4rev2 or UTF8=ACCEPT, RFC 9051 §5.1, RFC 3501 §5.1.3).
+    fn utf7_names(&self) -> bool {
+        !(self.enabled.rev2 || self.enabled.utf8)
+    }
+
+    /// Turns the mailbox names of a command into the names moxide stores (UTF-8).
+    fn decode_names(&self, kind: &mut CommandKind) -> Result<(), String> {
+        if !self.utf7_names() {
+            return Ok(());
+        }
+        let decode = |name: &mut String| -> Result<(), String> {
+            // A name with non-ASCII is UTF-8 sent anyway by a lax client: taken as it is.
+            if name.is_ascii() {
+                *name = crate::protocols::imap::utf7::decode(name)
+                    .map_err(|e| format!("mailbox name {name:?}: {e}"))?;
+            }
+            Ok(())
+        };
+        match kind {
+            CommandKind::Select(c) => decode(&mut c.mailbox),
+            CommandKind::Create { mailbox, .. }
+            | CommandKind::Delete { mailbox }
+            | CommandKind::Subscribe { mailbox }
+            | CommandKind::Unsubscribe { mailbox }
+            | CommandKind::Status { mailbox, .. }
+            | CommandKind::Append { mailbox, .. }
+            | CommandKind::Copy { mailbox, .. }
+            | CommandKind::Move { mailbox, .. } => decode(mailbox),
+            CommandKind::Rename { from, to } => decode(from).and_then(|()| decode(to)),
+            CommandKind::List(l) => {
+                decode(&mut l.reference)?;
+                l.patterns.iter_mut().try_for_each(decode)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn execute(&mut self, Command { tag, mut kind }: Command) -> Reply {
+        if let Err(e) = self.decode_names(&mut kind) {
+            return done(format!("{tag} BAD {e}\r\n"));
+        }
         let authenticated = !matches!(self.state, State::NotAuthenticated);
         let selected = matches!(self.state, State::Selected(..));
         match kind {

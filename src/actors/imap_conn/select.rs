@@ -7,7 +7,7 @@ use super::view::{Entry, View, uid_set};
 use super::{ImapConn, Reply, Selected, State, done};
 use crate::actors::account::{UnwatchMailbox, WatchMailbox};
 use crate::protocols::imap::parse::{Qresync, SelectCommand};
-use crate::protocols::imap::response::{astring, flag_list};
+use crate::protocols::imap::response::flag_list;
 use crate::store::{Flags, Mailbox, Message, ModSeq, StoreError, Uid};
 
 struct Snapshot {
@@ -127,11 +127,9 @@ impl ImapConn {
                 m.highest_modseq
             ));
             if enabled.rev2 {
-                let mut name = Vec::new();
-                astring(&mut name, m.name.as_bytes());
                 out.push_str(&format!(
                     "* LIST () \"/\" {}\r\n",
-                    String::from_utf8_lossy(&name)
+                    super::mailboxes::name(&m.name, false)
                 ));
             }
             let mut view = View::new(snap.entries, enabled.condstore);
