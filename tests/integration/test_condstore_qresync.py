@@ -99,3 +99,20 @@ def test_expunge_not_announced_during_fetch_by_sequence_number(localserve):
     # A command that allows it (NOOP) gets it.
     untagged, _ = c.ok("NOOP")
     assert "* 1 EXPUNGE" in untagged
+
+
+def test_uid_fetch_changedsince_vanished(localserve):
+    c = setup(localserve, 4)
+    c.ok("ENABLE QRESYNC")
+    untagged, _ = c.ok("SELECT INBOX")
+    since = int(re.search(r"HIGHESTMODSEQ (\d+)", "\n".join(untagged)).group(1))
+    c.ok("UID STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+    c.ok("UID EXPUNGE 1,3")
+    c.ok("UID STORE 4 +FLAGS.SILENT (\\Flagged)")
+    untagged, _ = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {since} VANISHED)")
+    assert untagged[0] == "* VANISHED (EARLIER) 1,3"
+    assert len(untagged) == 2 and untagged[1].startswith("* 2 FETCH (UID 4 FLAGS (\\Flagged) MODSEQ (")
+    # Without QRESYNC enabled, the modifier is refused (RFC 7162 §3.2.6).
+    other = setup(localserve, 0)
+    other.ok("SELECT INBOX")
+    assert other.command(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {since} VANISHED)")[1].startswith("BAD")

@@ -26,6 +26,8 @@ struct Request {
     /// Whether strings may hold UTF-8 (UTF8=ACCEPT enabled, RFC 6855); else ENVELOPE and
     /// BODYSTRUCTURE encode non-ASCII text.
     utf8: bool,
+    /// UID FETCH (CHANGEDSINCE n VANISHED): the uid set whose expunges since n to report.
+    vanished: Option<SeqSet>,
 }
 
 impl ImapConn {
@@ -36,7 +38,13 @@ impl ImapConn {
         set: SeqSet,
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
+        vanished: bool,
     ) -> Reply {
+        if vanished && !self.enabled.qresync {
+            // RFC 7162 §3.2.6.
+            return done(format!("{tag} BAD VANISHED needs ENABLE QRESYNC\r\n"));
+        }
+        let vanished = vanished.then(|| set.clone());
         // UTF-8 in responses only for clients that said they take it (RFC 6855, RFC 9051 §6.3.1).
         let utf8 = self.enabled.utf8 || self.enabled.rev2;
         let Some((handle, selected)) = self.selected() else {
@@ -65,6 +73,7 @@ impl ImapConn {
             changed_since,
             condstore: selected.view.condstore,
             utf8,
+            vanished,
         };
         let (store, account) = (handle.store.clone(), handle.addr.clone());
         let work = async move {
@@ -154,6 +163,19 @@ type Built = (Vec<u8>, Vec<(Uid, ModSeq)>, Option<String>);
 fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built, StoreError> {
     let r = store.read()?;
     let mut out = Vec::new();
+    if let (Some(set), Some(since)) = (&req.vanished, req.changed_since) {
+        // RFC 7162 §3.2.6: the expunges since `since` within the set, before the FETCHes.
+        let largest = r.mailbox_by_id(req.mailbox)?.map_or(0, |m| m.uidnext.0.saturating_sub(1));
+        let gone: Vec<Uid> = r
+            .changed_since(req.mailbox, ModSeq(since), true)?
+            .into_iter()
+            .filter(|m| m.expunged && set.contains(m.uid.0, largest))
+            .map(|m| m.uid)
+            .collect();
+        if !gone.is_empty() {
+            out.extend(format!("* VANISHED (EARLIER) {}\r\n", super::view::uid_set(&gone)).into_bytes());
+        }
+    }
     let mut reported = Vec::new();
     let wants_file = req.items.iter().any(|i| {
         matches!(

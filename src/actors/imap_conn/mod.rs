@@ -382,7 +382,8 @@ impl ImapConn {
                 set,
                 items,
                 changed_since,
-            } => self.fetch(tag, uid, set, items, changed_since),
+                vanished,
+            } => self.fetch(tag, uid, set, items, changed_since, vanished),
             CommandKind::Store(store) => self.store(tag, store),
             CommandKind::Copy { uid, set, mailbox } => {
                 self.copy_or_move(tag, uid, set, mailbox, false)

@@ -45,17 +45,27 @@ impl Cursor<'_> {
             }
         }
         let mut changed_since = None;
+        let mut vanished = false;
         if self.take(b' ') {
-            // RFC 7162 §3.1.4: (CHANGEDSINCE modseq).
+            // RFC 7162 §3.1.4 (CHANGEDSINCE modseq) and §3.2.6 (VANISHED).
             self.expect(b'(')?;
-            match self.keyword()?.as_str() {
-                "CHANGEDSINCE" => {
-                    self.sp()?;
-                    changed_since = Some(self.number()?);
+            loop {
+                match self.keyword()?.as_str() {
+                    "CHANGEDSINCE" => {
+                        self.sp()?;
+                        changed_since = Some(self.number()?);
+                    }
+                    "VANISHED" => vanished = true,
+                    other => return Err(format!("unsupported FETCH modifier {other}")),
                 }
-                other => return Err(format!("unsupported FETCH modifier {other}")),
+                if self.take(b')') {
+                    break;
+                }
+                self.sp()?;
             }
-            self.expect(b')')?;
+            if vanished && (!uid || changed_since.is_none()) {
+                return Err("VANISHED needs UID FETCH with CHANGEDSINCE".into());
+            }
         }
         if uid && !items.contains(&FetchItem::Uid) {
             // RFC 9051 §6.4.9: UID FETCH always returns the UID.
@@ -69,6 +79,7 @@ impl Cursor<'_> {
             set,
             items,
             changed_since,
+            vanished,
         })
     }
 

@@ -96,6 +96,8 @@ pub enum CommandKind {
         set: SeqSet,
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
+        /// UID FETCH (CHANGEDSINCE n VANISHED): report expunges since n too (RFC 7162 §3.2.6).
+        vanished: bool,
     },
     Store(StoreCommand),
     Search(SearchCommand),
