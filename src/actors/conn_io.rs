@@ -43,6 +43,62 @@ pub struct Output {
     pub close: bool,
     /// Start TLS once `bytes` (the "go ahead" reply) are written.
     pub start_tls: bool,
+    /// Compress both directions with DEFLATE once `bytes` are written (RFC 4978).
+    pub start_compress: bool,
+}
+
+/// Largest piece of decompressed input handed to the actor at once: a small compressed packet
+/// may stand for a lot of data, which must not be inflated all at once.
+const INFLATE_CHUNK: usize = 64 * 1024;
+
+/// COMPRESS=DEFLATE (RFC 4978): raw DEFLATE both ways, each write flushed so the peer can read
+/// it at once.
+struct Deflate {
+    out: flate2::Compress,
+    input: flate2::Decompress,
+    /// Compressed input not yet inflated.
+    pending: Vec<u8>,
+}
+
+impl Deflate {
+    fn new() -> Deflate {
+        Deflate {
+            out: flate2::Compress::new(flate2::Compression::default(), false),
+            input: flate2::Decompress::new(false),
+            pending: Vec::new(),
+        }
+    }
+
+    fn compress(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let mut rest = data;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(4096);
+            }
+            let before = self.out.total_in();
+            self.out
+                .compress_vec(rest, &mut out, flate2::FlushCompress::Sync)
+                .map_err(io::Error::other)?;
+            rest = &rest[(self.out.total_in() - before) as usize..];
+            // Done when all input is taken and the flush did not fill the buffer.
+            if rest.is_empty() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Inflates what is pending, at most [`INFLATE_CHUNK`] bytes of output.
+    fn inflate(&mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(INFLATE_CHUNK);
+        let before = self.input.total_in();
+        self.input
+            .decompress_vec(&self.pending, &mut out, flate2::FlushDecompress::None)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.pending
+            .drain(..(self.input.total_in() - before) as usize);
+        Ok(out)
+    }
 }
 
 /// Bytes the actor sends on its own, outside an answer to input (IMAP IDLE updates, an
@@ -166,6 +222,7 @@ where
             return "write error";
         }
         let mut buf = vec![0u8; 16 * 1024];
+        let mut deflate: Option<Deflate> = None;
         loop {
             let read = tokio::time::timeout(setup.idle, stream.read(&mut buf));
             let pushed = async {
@@ -187,7 +244,14 @@ where
                 p = pushed => {
                     match p {
                         Some(push) => {
-                            if !write(&mut stream, &push.bytes).await {
+                            let bytes = match deflate.as_mut() {
+                                Some(d) if !push.bytes.is_empty() => match d.compress(&push.bytes) {
+                                    Ok(b) => b,
+                                    Err(_) => return "compression error",
+                                },
+                                _ => push.bytes,
+                            };
+                            if !write(&mut stream, &bytes).await {
                                 return "write error";
                             }
                             if push.close {
@@ -201,39 +265,68 @@ where
                     continue;
                 }
             };
-            let Ok(mut out) = addr.send(Input(buf[..n].to_vec())).await else {
-                return "session ended";
-            };
-            loop {
-                if !write(&mut stream, &out.bytes).await {
-                    return "write error";
+            let mut pieces = vec![buf[..n].to_vec()];
+            if let Some(d) = deflate.as_mut() {
+                d.pending.extend_from_slice(&buf[..n]);
+                pieces.clear();
+                loop {
+                    match d.inflate() {
+                        Ok(piece) if piece.is_empty() => break,
+                        Ok(piece) => pieces.push(piece),
+                        Err(_) => return "bad compressed data",
+                    }
+                    if d.pending.is_empty()
+                        && pieces.last().is_some_and(|p| p.len() < INFLATE_CHUNK)
+                    {
+                        break;
+                    }
                 }
-                if out.close {
-                    let _ = stream.shutdown().await;
-                    return "closed by server";
+            }
+            for piece in pieces {
+                let Ok(mut out) = addr.send(Input(piece)).await else {
+                    return "session ended";
+                };
+                loop {
+                    let bytes = match deflate.as_mut() {
+                        Some(d) if !out.bytes.is_empty() => match d.compress(&out.bytes) {
+                            Ok(b) => b,
+                            Err(_) => return "compression error",
+                        },
+                        _ => std::mem::take(&mut out.bytes),
+                    };
+                    if !write(&mut stream, &bytes).await {
+                        return "write error";
+                    }
+                    if out.start_compress {
+                        deflate = Some(Deflate::new());
+                    }
+                    if out.close {
+                        let _ = stream.shutdown().await;
+                        return "closed by server";
+                    }
+                    if !out.start_tls {
+                        break;
+                    }
+                    // RFC 3207 §4 / RFC 9051 §6.2.1: the handshake starts right after the go-ahead.
+                    let (Stream::Plain(tcp), Some(tls)) = (stream, &setup.tls) else {
+                        return "tls requested twice";
+                    };
+                    let bindings;
+                    (stream, bindings) = match handshake(tls, tcp).await {
+                        Some(s) => s,
+                        None => return "tls handshake failed",
+                    };
+                    out = match addr
+                        .send(TlsStarted {
+                            starttls: true,
+                            bindings,
+                        })
+                        .await
+                    {
+                        Ok(o) => o,
+                        Err(_) => return "session ended",
+                    };
                 }
-                if !out.start_tls {
-                    break;
-                }
-                // RFC 3207 §4 / RFC 9051 §6.2.1: the handshake starts right after the go-ahead.
-                let (Stream::Plain(tcp), Some(tls)) = (stream, &setup.tls) else {
-                    return "tls requested twice";
-                };
-                let bindings;
-                (stream, bindings) = match handshake(tls, tcp).await {
-                    Some(s) => s,
-                    None => return "tls handshake failed",
-                };
-                out = match addr
-                    .send(TlsStarted {
-                        starttls: true,
-                        bindings,
-                    })
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(_) => return "session ended",
-                };
             }
         }
     }

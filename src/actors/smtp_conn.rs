@@ -209,6 +209,7 @@ impl SmtpConn {
                         bytes: out,
                         close,
                         start_tls: true,
+                        ..Output::default()
                     }));
                 }
             }
@@ -217,7 +218,7 @@ impl SmtpConn {
         Box::pin(fut::ready(Output {
             bytes: out,
             close,
-            start_tls: false,
+            ..Output::default()
         }))
     }
 

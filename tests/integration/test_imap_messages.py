@@ -79,3 +79,29 @@ def test_idle_sees_changes_from_another_session(localserve):
     a.idle_done()
     assert (2, b"EXPUNGE") in got, got
     a.logout()
+
+
+def test_compress_deflate(localserve):
+    import zlib
+
+    c = Imap(localserve.ports["imap"])
+    append(c, "INBOX", "", MSG * 50)
+    assert c.ok("COMPRESS DEFLATE")[1] == "OK DEFLATE active"
+    out = zlib.compressobj(wbits=-15)
+    inflate = zlib.decompressobj(wbits=-15)
+    received = b""
+
+    def send(line):
+        c.sock.sendall(out.compress(line) + out.flush(zlib.Z_SYNC_FLUSH))
+
+    def until(tag):
+        nonlocal received
+        while not re.search(rb"(^|\r\n)" + tag.encode() + rb" ", received):
+            received += inflate.decompress(c.sock.recv(65536))
+        return received
+
+    send(b"z1 SELECT INBOX\r\nz2 UID FETCH 1 (BODY.PEEK[])\r\nz3 COMPRESS DEFLATE\r\n")
+    data = until("z3")
+    assert b"z1 OK [READ-WRITE]" in data
+    assert data.count(b"Subject: hi") == 50
+    assert b"z3 NO [COMPRESSIONACTIVE]" in data

@@ -165,7 +165,9 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
     let mut out = Vec::new();
     if let (Some(set), Some(since)) = (&req.vanished, req.changed_since) {
         // RFC 7162 §3.2.6: the expunges since `since` within the set, before the FETCHes.
-        let largest = r.mailbox_by_id(req.mailbox)?.map_or(0, |m| m.uidnext.0.saturating_sub(1));
+        let largest = r
+            .mailbox_by_id(req.mailbox)?
+            .map_or(0, |m| m.uidnext.0.saturating_sub(1));
         let gone: Vec<Uid> = r
             .changed_since(req.mailbox, ModSeq(since), true)?
             .into_iter()
@@ -173,7 +175,9 @@ fn build(store: &AccountStore, req: &Request, seen_set: &[Uid]) -> Result<Built,
             .map(|m| m.uid)
             .collect();
         if !gone.is_empty() {
-            out.extend(format!("* VANISHED (EARLIER) {}\r\n", super::view::uid_set(&gone)).into_bytes());
+            out.extend(
+                format!("* VANISHED (EARLIER) {}\r\n", super::view::uid_set(&gone)).into_bytes(),
+            );
         }
     }
     let mut reported = Vec::new();

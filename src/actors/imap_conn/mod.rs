@@ -65,6 +65,7 @@ const CAPABILITIES: &[&str] = &[
     "BINARY",
     "SAVEDATE",
     "UTF8=ACCEPT",
+    "COMPRESS=DEFLATE",
 ];
 
 /// Extensions the client turned on with ENABLE (RFC 5161) or by using them.
@@ -107,6 +108,9 @@ pub struct ImapConn {
     is_tls: bool,
     /// A STARTTLS was accepted: the handshake follows the reply.
     starting_tls: bool,
+    /// COMPRESS=DEFLATE (RFC 4978): accepted, and then active.
+    starting_compress: bool,
+    compressed: bool,
     receiver: Receiver,
     state: State,
     enabled: Enabled,
@@ -178,6 +182,8 @@ impl ImapConn {
             stream: Some(stream),
             tls,
             starting_tls: false,
+            starting_compress: false,
+            compressed: false,
             receiver: Receiver::new(APPEND_LIMIT),
             state: State::NotAuthenticated,
             enabled: Enabled::default(),
@@ -220,6 +226,7 @@ impl ImapConn {
             bytes,
             close,
             start_tls,
+            ..Output::default()
         }))
     }
 
@@ -233,6 +240,17 @@ impl ImapConn {
                 // RFC 9051 §6.2.1: what the client pipelined after STARTTLS is not trusted.
                 self.receiver.clear();
                 return Self::output(out, false, true);
+            }
+            if self.starting_compress {
+                // RFC 4978 §3: the client sends nothing more until it has the OK.
+                self.starting_compress = false;
+                self.compressed = true;
+                self.receiver.clear();
+                return Box::pin(fut::ready(Output {
+                    bytes: out,
+                    start_compress: true,
+                    ..Output::default()
+                }));
             }
             let Some(event) = self.receiver.next_event() else {
                 return Self::output(out, false, false);
@@ -360,9 +378,16 @@ impl ImapConn {
             CommandKind::Namespace => done(format!(
                 "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n"
             )),
-            CommandKind::Compress(_) => done(format!(
-                "{tag} NO [CANNOT] compression is not supported yet\r\n"
+            CommandKind::Compress(_) if self.compressed => done(format!(
+                "{tag} NO [COMPRESSIONACTIVE] already compressing\r\n"
             )),
+            CommandKind::Compress(m) if m != "DEFLATE" => {
+                done(format!("{tag} BAD unknown compression mechanism {m}\r\n"))
+            }
+            CommandKind::Compress(_) => {
+                self.starting_compress = true;
+                done(format!("{tag} OK DEFLATE active\r\n"))
+            }
             CommandKind::Idle => self.start_idle(tag),
             CommandKind::Select(cmd) => self.select(tag, cmd),
             CommandKind::Create {

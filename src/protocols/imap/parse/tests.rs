@@ -177,7 +177,14 @@ fn message_commands() {
 
 #[test]
 fn fetch_vanished_modifier() {
-    assert!(matches!(kind("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)"), CommandKind::Fetch { vanished: true, changed_since: Some(5), .. }));
+    assert!(matches!(
+        kind("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)"),
+        CommandKind::Fetch {
+            vanished: true,
+            changed_since: Some(5),
+            ..
+        }
+    ));
     assert!(parse_command(b"a FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)").is_err());
     assert!(parse_command(b"a UID FETCH 1:* (FLAGS) (VANISHED)").is_err());
 }
