@@ -3,7 +3,7 @@
 import re
 
 from transcript import Imap
-from test_imap_messages import append
+from test_imap_messages import MSG, append
 
 
 def modseq(line):
@@ -44,7 +44,7 @@ def test_qresync_needs_enable(localserve):
     c = setup(localserve, 1)
     assert c.command("SELECT INBOX (QRESYNC (1 1))")[1].startswith("BAD")
     assert c.ok("ENABLE QRESYNC")[0] == ["* ENABLED QRESYNC"]
-    assert c.ok("ENABLE QRESYNC")[0] == ["* ENABLED "]
+    assert c.ok("ENABLE QRESYNC")[0] == ["* ENABLED"]
 
 
 def test_qresync_resynchronises_and_reports_vanished(localserve):
@@ -116,3 +116,31 @@ def test_uid_fetch_changedsince_vanished(localserve):
     other = setup(localserve, 0)
     other.ok("SELECT INBOX")
     assert other.command(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {since} VANISHED)")[1].startswith("BAD")
+
+
+def test_other_sessions_changes_arrive_with_their_modseq_also_in_idle(localserve):
+    a = setup(localserve, 3)
+    a.ok("SELECT INBOX (CONDSTORE)")
+    b = Imap(localserve.ports["imap"])
+    b.ok("SELECT INBOX (CONDSTORE)")
+    # A STORE in b shows up in a with the modseq b got.
+    untagged, _ = b.ok("STORE 2 +FLAGS (\\Flagged)")
+    ms = modseq(untagged[0])
+    assert a.ok("NOOP")[0] == [f"* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ({ms}))"]
+    # During IDLE: a flag change and an expunge are pushed as they happen.
+    a.send_raw(b"i1 IDLE\r\n")
+    assert a.line() == "+ idling"
+    untagged, _ = b.ok("STORE 3 +FLAGS (\\Deleted)")
+    ms = modseq(untagged[0])
+    assert a.line() == f"* 3 FETCH (UID 3 FLAGS (\\Deleted) MODSEQ ({ms}))"
+    b.ok("EXPUNGE")
+    assert a.line() == "* 3 EXPUNGE"
+    # b has INBOX selected too, so its own APPEND answer carries the EXISTS first.
+    b.send_raw(f"ap APPEND INBOX {{{len(MSG)}+}}\r\n".encode() + MSG + b"\r\n")
+    assert b.line() == "* 3 EXISTS"
+    assert b.line().startswith("ap OK [APPENDUID ")
+    assert a.line() == "* 3 EXISTS"
+    a.send_raw(b"DONE\r\n")
+    assert a.line() == "i1 OK idle done"
+    untagged, _ = a.ok("STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+    assert untagged[0].endswith("MESSAGES 3)")

@@ -455,7 +455,9 @@ impl ImapConn {
             s.view.condstore |= self.enabled.condstore;
             s.view.qresync |= self.enabled.qresync;
         }
-        format!("* ENABLED {}\r\n{tag} OK done\r\n", turned_on.join(" "))
+        // RFC 5161 section 4: `"*" SP "ENABLED" *(SP capability)`, no trailing space when empty.
+        let enabled: String = turned_on.iter().map(|name| format!(" {name}")).collect();
+        format!("* ENABLED{enabled}\r\n{tag} OK done\r\n")
     }
 
     /// IDLE (RFC 2177): updates are pushed as they come until the client sends DONE.
