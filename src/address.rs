@@ -170,6 +170,12 @@ impl Address {
         self.localpart.is_ascii() && self.domain.is_ascii()
     }
 
+    /// The address with its domain in ASCII (A-label) form, as DNS-based checks and non-SMTPUTF8
+    /// peers need it; the localpart as is.
+    pub fn with_ascii_domain(&self) -> String {
+        format!("{}@{}", self.localpart, self.domain.ascii())
+    }
+
     /// The address with its domain in ASCII form, when that differs: the extra field logs carry.
     pub fn log_ascii(&self) -> Option<String> {
         self.domain

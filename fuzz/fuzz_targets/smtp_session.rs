@@ -9,7 +9,7 @@ use moxide::address::Address;
 use moxide::protocols::smtp::Reply;
 use moxide::auth::PasswordSecrets;
 use moxide::protocols::smtp::server::{
-    Action, AuthOutcome, Policy, RcptDecision, SecretsLookup, Session, SessionConfig,
+    Action, AuthOutcome, Destination, Policy, RcptDecision, SecretsLookup, Session, SessionConfig,
 };
 
 /// Secrets for the password "secret", derived once: deriving is slow on purpose.
@@ -22,9 +22,17 @@ const MAX_RCPT: usize = 5;
 struct AcceptAll;
 
 impl Policy for AcceptAll {
-    fn recipient(&self, _: &Address, _: Option<&str>) -> RcptDecision {
-        RcptDecision::Local {
-            account: "a".into(),
+    fn sender(&self, _: Option<&Address>, _: Option<&str>) -> Result<(), Reply> {
+        Ok(())
+    }
+
+    fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
+        if rcpt.domain.ascii() == "remote.example" {
+            RcptDecision::Accept(Destination::Remote)
+        } else {
+            RcptDecision::Accept(Destination::Local {
+                account: "a".into(),
+            })
         }
     }
 }

@@ -17,6 +17,7 @@ use super::mailbox::{MailboxActor, MailboxChanged, Publish, Unwatch, Watch};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
 use crate::store::{
+    DeliveryMailbox,
     AccountStore, Change, Expunge, FlagChange, MailboxId, MessageId, ModSeq, NewMessage,
     SpecialUse, StoreError, StoreFlags, Uid, UidValidity, WriteOp, WriteOutcome,
 };
@@ -174,7 +175,7 @@ pub struct Delivered {
 
 write_request! {
     /// Delivers a message into a mailbox of the account (created when missing).
-    DeliverMessage { mailbox: String, message: NewMessage } -> Delivered;
+    DeliverMessage { mailbox: DeliveryMailbox, message: NewMessage } -> Delivered;
     |m| WriteOp::Deliver { mailbox: m.mailbox, message: m.message };
     WriteOutcome::Delivered { id, mailbox, uid, modseq } => {
         metrics::DELIVERIES.add(1);
@@ -352,7 +353,7 @@ mod tests {
         let n = 300;
         let results = join_all((0..n).map(|i| {
             addr.send(DeliverMessage {
-                mailbox: "INBOX".into(),
+                mailbox: DeliveryMailbox::inbox(),
                 message: message(i),
             })
         }))

@@ -12,7 +12,8 @@ use actix_rt::ArbiterHandle;
 use super::Services;
 use super::imap_conn::ImapConn;
 use super::smtp_conn::SmtpConn;
-use crate::config::ListenerConfig;
+use crate::config::{ListenerConfig, Mode, Protocol};
+use crate::protocols::smtp::Reply;
 use crate::metrics;
 use crate::tls::ServerTls;
 
@@ -114,9 +115,34 @@ pub async fn accept_loop(bound: Bound, services: Arc<Services>, workers: Arc<Vec
             };
             if config.protocol.is_imap() {
                 ImapConn::new(services, config, tls, stream, remote).start();
-            } else {
-                SmtpConn::new(services, config, tls, stream, remote).start();
+                return;
             }
+            // Connections per address count on the MX listeners of `serve` only.
+            let limited = config.protocol == Protocol::Smtp
+                && matches!(services.config.mode, Mode::Serve);
+            let slot = if limited {
+                match services.ip_limits.connect(remote.ip()) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        tracing::info!(%remote, "refused connection: too many from this address");
+                        refuse(stream, Reply::new(421, (4, 7, 0), "too many connections from your address, try again later")).await;
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            SmtpConn::new(services, config, tls, stream, remote, slot).start();
         });
     }
+}
+
+/// Answers `reply` and closes, without a session (RFC 5321 §3.1 allows 421 as the greeting).
+async fn refuse(mut stream: tokio::net::TcpStream, reply: Reply) {
+    use tokio::io::AsyncWriteExt;
+    let write = async {
+        stream.write_all(&reply.to_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), write).await;
 }

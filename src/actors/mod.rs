@@ -4,6 +4,7 @@ pub mod account;
 pub mod conn_io;
 pub mod ctl;
 pub mod imap_conn;
+pub mod limits;
 pub mod listener;
 pub mod login;
 pub mod mailbox;
@@ -28,6 +29,10 @@ pub struct Services {
     pub auth_limiter: login::AuthLimiter,
     /// Server secret for SASL exchanges with unknown users (see `DataDir::server_secret`).
     pub sasl_key: [u8; 32],
+    /// The one DNS resolver (SPF, DKIM, DMARC, iprev, MX).
+    pub dns: Arc<mail_auth::MessageAuthenticator>,
+    /// Connections and messages per remote address on the smtp listeners.
+    pub ip_limits: Arc<limits::IpLimits>,
 }
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);

@@ -28,6 +28,8 @@ pub enum ServeError {
     Tls(#[from] crate::tls::TlsError),
     #[error("control socket {path}: {error}")]
     Ctl { path: String, error: std::io::Error },
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsSetupError),
     #[error("setting the password of {account}: {message}")]
     Password { account: String, message: String },
     #[error("{0}")]
@@ -66,6 +68,8 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
     let sasl_key = data.server_secret().map_err(data_err)?;
     let acceptors = tls_acceptors(&config.static_config.listeners)?;
+    let dns = Arc::new(crate::dns::resolver(&config.static_config.dns)?);
+    let ip_limits = super::limits::IpLimits::new(config.static_config.limits.clone());
     let bound = listener::bind_all(&config.static_config.listeners, |l| {
         l.tls
             .as_ref()
@@ -86,6 +90,8 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         started: Instant::now(),
         auth_limiter: Default::default(),
         sasl_key,
+        dns,
+        ip_limits,
     });
 
     if let Some((account, password)) = options.password {

@@ -16,7 +16,7 @@ use figment::providers::{Format, Toml};
 use serde::de::DeserializeOwned;
 
 pub use dynamic::{AccountConfig, Destination, DynamicConfig, DynamicFile};
-pub use static_config::{ListenerConfig, Protocol, StaticConfig, StaticFile};
+pub use static_config::{DnsConfig, Limits, ListenerConfig, Protocol, StaticConfig, StaticFile};
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,6 +31,51 @@ pub struct StaticFile {
     pub log_level: String,
     #[serde(default)]
     pub listeners: BTreeMap<String, ListenerFile>,
+    /// How DNS is resolved (SPF, DKIM, DMARC, iprev; later MX lookups).
+    #[serde(default)]
+    pub dns: DnsFile,
+    /// Limits on incoming SMTP per remote address.
+    #[serde(default)]
+    pub limits: LimitsFile,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsFile {
+    /// Name servers to ask, as `IP` or `IP:PORT`; the system's (/etc/resolv.conf) when empty.
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    /// Seconds to wait for one answer before trying again or giving up.
+    pub timeout_seconds: Option<u64>,
+    /// Tries per question.
+    pub attempts: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// Incoming SMTP connections open at once from one address (an IPv6 /64 counts as one).
+    #[serde(default = "default_connections_per_ip")]
+    pub smtp_connections_per_ip: u32,
+    /// Messages accepted from one address (an IPv6 /64) per minute on the smtp listeners.
+    #[serde(default = "default_messages_per_ip_per_minute")]
+    pub smtp_messages_per_ip_per_minute: u32,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        LimitsFile {
+            smtp_connections_per_ip: default_connections_per_ip(),
+            smtp_messages_per_ip_per_minute: default_messages_per_ip_per_minute(),
+        }
+    }
+}
+
+fn default_connections_per_ip() -> u32 {
+    20
+}
+fn default_messages_per_ip_per_minute() -> u32 {
+    300
 }
 
 fn default_data_dir() -> PathBuf {
@@ -80,6 +125,9 @@ pub struct SmtpService {
     /// Largest message accepted, in bytes.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: u64,
+    /// Recipients per message; more get 452 and are sent again in another transaction.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +143,10 @@ fn yes() -> bool {
 }
 fn default_max_message_size() -> u64 {
     DEFAULT_MAX_MESSAGE_SIZE
+}
+/// RFC 5321 §4.5.3.1.8 asks for at least 100.
+fn default_max_recipients() -> usize {
+    1000
 }
 
 /// What a listener serves on a port.
@@ -148,7 +200,23 @@ pub struct ListenerConfig {
     pub port: u16,
     pub hostname: Domain,
     pub max_message_size: u64,
+    pub max_recipients: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Where DNS questions go, after validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Empty: the system's name servers.
+    pub nameservers: Vec<std::net::SocketAddr>,
+    pub timeout: Option<std::time::Duration>,
+    pub attempts: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub smtp_connections_per_ip: u32,
+    pub smtp_messages_per_ip_per_minute: u32,
 }
 
 /// The validated static configuration.
@@ -161,6 +229,8 @@ pub struct StaticConfig {
     pub user: String,
     pub log_level: String,
     pub listeners: Vec<ListenerConfig>,
+    pub dns: DnsConfig,
+    pub limits: Limits,
 }
 
 impl StaticFile {
@@ -205,9 +275,10 @@ impl StaticFile {
                 (cert, key_file)
             });
             let smtp = |s: &Option<SmtpService>| {
-                s.as_ref().map(|s| (s.enabled, s.port, s.max_message_size))
+                s.as_ref()
+                    .map(|s| (s.enabled, s.port, s.max_message_size, s.max_recipients))
             };
-            let imap = |s: &Option<Service>| s.as_ref().map(|s| (s.enabled, s.port, 0));
+            let imap = |s: &Option<Service>| s.as_ref().map(|s| (s.enabled, s.port, 0, 0));
             let services = [
                 (Protocol::Smtp, smtp(&l.smtp), 25),
                 (Protocol::Submission, smtp(&l.submission), 587),
@@ -216,7 +287,7 @@ impl StaticFile {
                 (Protocol::Imaps, imap(&l.imaps), 993),
             ];
             for (protocol, service, default_port) in services {
-                let Some((true, port, max_message_size)) = service else {
+                let Some((true, port, max_message_size, max_recipients)) = service else {
                     continue;
                 };
                 if protocol.implicit_tls() && tls.is_none() {
@@ -231,6 +302,13 @@ impl StaticFile {
                         "must be more than 0",
                     );
                 }
+                if max_recipients < 100 && !protocol.is_imap() {
+                    // RFC 5321 §4.5.3.1.8.
+                    problems.add(
+                        &key(&format!("{}.max_recipients", protocol.name())),
+                        "must be at least 100 (RFC 5321 section 4.5.3.1.8)",
+                    );
+                }
                 for ip in &l.ips {
                     listeners.push(ListenerConfig {
                         name: name.clone(),
@@ -239,9 +317,22 @@ impl StaticFile {
                         port: port.unwrap_or(default_port),
                         hostname: hostname.clone(),
                         max_message_size,
+                        max_recipients,
                         tls: tls.clone(),
                     });
                 }
+            }
+        }
+        let dns = self.dns.validate(&mut problems);
+        for (k, v) in [
+            ("limits.smtp_connections_per_ip", self.limits.smtp_connections_per_ip),
+            (
+                "limits.smtp_messages_per_ip_per_minute",
+                self.limits.smtp_messages_per_ip_per_minute,
+            ),
+        ] {
+            if v == 0 {
+                problems.add(k, "must be more than 0");
             }
         }
         problems.finish()?;
@@ -253,6 +344,40 @@ impl StaticFile {
             user: self.user,
             log_level: self.log_level,
             listeners,
+            dns,
+            limits: Limits {
+                smtp_connections_per_ip: self.limits.smtp_connections_per_ip,
+                smtp_messages_per_ip_per_minute: self.limits.smtp_messages_per_ip_per_minute,
+            },
         })
+    }
+}
+
+impl DnsFile {
+    fn validate(&self, problems: &mut Problems) -> DnsConfig {
+        let mut nameservers = Vec::new();
+        for (i, text) in self.nameservers.iter().enumerate() {
+            let parsed = text
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| (ip, 53).into()));
+            match parsed {
+                Ok(a) => nameservers.push(a),
+                Err(_) => problems.add(
+                    &format!("dns.nameservers[{i}]"),
+                    format!("{text:?} is not an IP address or IP:port"),
+                ),
+            }
+        }
+        if self.timeout_seconds == Some(0) {
+            problems.add("dns.timeout_seconds", "must be more than 0");
+        }
+        if self.attempts == Some(0) {
+            problems.add("dns.attempts", "must be more than 0");
+        }
+        DnsConfig {
+            nameservers,
+            timeout: self.timeout_seconds.map(std::time::Duration::from_secs),
+            attempts: self.attempts,
+        }
     }
 }

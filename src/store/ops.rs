@@ -48,13 +48,28 @@ pub enum Expunge {
     Uids(Vec<Uid>),
 }
 
+/// Where a delivery goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryMailbox {
+    /// The mailbox of this name, created when missing.
+    Named(String),
+    /// The mailbox with special use \Junk (RFC 6154); "Junk" is created when there is none.
+    Junk,
+}
+
+impl DeliveryMailbox {
+    pub fn inbox() -> DeliveryMailbox {
+        DeliveryMailbox::Named("INBOX".into())
+    }
+}
+
 /// A change to an account, asked of its actor.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// Delivery of incoming mail: the mailbox (by name) is created when missing, so that a
     /// delivery never fails because of it.
     Deliver {
-        mailbox: String,
+        mailbox: DeliveryMailbox,
         message: NewMessage,
     },
     /// IMAP APPEND (MULTIAPPEND: all of them or none, RFC 3502). The mailbox must exist.

@@ -42,7 +42,7 @@ impl Fixture {
 
 fn deliver(message: NewMessage) -> WriteOp {
     WriteOp::Deliver {
-        mailbox: "INBOX".into(),
+        mailbox: DeliveryMailbox::inbox(),
         message,
     }
 }

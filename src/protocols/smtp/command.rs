@@ -14,11 +14,17 @@ pub enum Command {
         params: MailParams,
         utf8: bool,
     },
+    /// `to` is None for `<Postmaster>` without a domain (RFC 5321 §4.1.1.3).
     Rcpt {
-        to: Address,
+        to: Option<Address>,
         utf8: bool,
     },
     Data,
+    /// `BDAT size [LAST]` (RFC 3030 §2).
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -39,6 +45,8 @@ pub struct MailParams {
     pub body_8bit: bool,
     /// SMTPUTF8 (RFC 6531).
     pub smtputf8: bool,
+    /// REQUIRETLS (RFC 8689): the message may only travel over verified TLS.
+    pub requiretls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,14 +118,36 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             if let Some(p) = params.split_whitespace().next() {
                 return Err(CommandError::UnknownParameter(p.to_string()));
             }
-            // RFC 5321 §4.1.1.3: <Postmaster> without domain is valid; it is rare and we have no
-            // domain to give it, so it is refused like any path without one.
+            // RFC 5321 §4.1.1.3: <Postmaster> without a domain must be accepted.
+            if path.eq_ignore_ascii_case("<postmaster>") {
+                return Ok(Command::Rcpt {
+                    to: None,
+                    utf8: false,
+                });
+            }
             Ok(Command::Rcpt {
-                to: parse_path(path)?,
+                to: Some(parse_path(path)?),
                 utf8: !path.is_ascii(),
             })
         }
         "DATA" => no_args(Command::Data),
+        "BDAT" => {
+            let mut words = rest.split(' ').filter(|w| !w.is_empty());
+            let size = words
+                .next()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|w| w.parse::<u64>().ok())
+                .ok_or_else(|| CommandError::syntax("BDAT needs a chunk size"))?;
+            let last = match words.next() {
+                None => false,
+                Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+                Some(_) => return Err(CommandError::syntax("expected BDAT size [LAST]")),
+            };
+            if words.next().is_some() {
+                return Err(CommandError::syntax("expected BDAT size [LAST]"));
+            }
+            Ok(Command::Bdat { size, last })
+        }
         "RSET" => no_args(Command::Rset),
         "NOOP" => Ok(Command::Noop),
         "QUIT" => no_args(Command::Quit),
@@ -263,6 +293,7 @@ fn parse_mail_params(s: &str) -> Result<MailParams, CommandError> {
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => p.body_8bit = true,
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => p.body_8bit = false,
             ("SMTPUTF8", None) => p.smtputf8 = true,
+            ("REQUIRETLS", None) => p.requiretls = true,
             _ => return Err(CommandError::UnknownParameter(param.to_string())),
         }
     }
@@ -290,7 +321,7 @@ mod tests {
                 params: MailParams {
                     size: Some(100),
                     body_8bit: true,
-                    smtputf8: false
+                    ..MailParams::default()
                 },
                 utf8: false
             }
@@ -314,21 +345,21 @@ mod tests {
         assert_eq!(
             parse_command(b"RCPT TO:<@relay.example:x@y.example>").unwrap(),
             Command::Rcpt {
-                to: addr("x@y.example"),
+                to: Some(addr("x@y.example")),
                 utf8: false
             }
         );
         assert_eq!(
             parse_command("RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>".as_bytes()).unwrap(),
             Command::Rcpt {
-                to: addr("δοκιμή@παράδειγμα.δοκιμή"),
+                to: Some(addr("δοκιμή@παράδειγμα.δοκιμή")),
                 utf8: true
             }
         );
         assert_eq!(
             parse_command(b"RCPT TO:<a@xn--mx-lka.example>").unwrap(),
             Command::Rcpt {
-                to: addr("a@møx.example"),
+                to: Some(addr("a@møx.example")),
                 utf8: false
             }
         );
@@ -348,7 +379,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(to.localpart.as_str(), "a b>\"c");
+        assert_eq!(to.unwrap().localpart.as_str(), "a b>\"c");
     }
 
     #[test]
@@ -370,10 +401,30 @@ mod tests {
             parse_command(b"RCPT TO:<a@[1.2.3.4]>"),
             Err(CommandError::Syntax(_))
         ));
+        assert_eq!(
+            parse_command(b"RCPT TO:<PostMaster>"),
+            Ok(Command::Rcpt {
+                to: None,
+                utf8: false
+            })
+        );
         assert!(matches!(
-            parse_command(b"RCPT TO:<postmaster>"),
+            parse_command(b"RCPT TO:<someone>"),
             Err(CommandError::Syntax(_))
         ));
+        assert_eq!(
+            parse_command(b"BDAT 100 last"),
+            Ok(Command::Bdat {
+                size: 100,
+                last: true
+            })
+        );
+        for bad in [&b"BDAT"[..], b"BDAT -1", b"BDAT 1 NOW", b"BDAT 1 LAST x", b"BDAT +5"] {
+            assert!(
+                matches!(parse_command(bad), Err(CommandError::Syntax(_))),
+                "{bad:?}"
+            );
+        }
         assert!(matches!(
             parse_command(b"EHLO"),
             Err(CommandError::Syntax(_))

@@ -2,16 +2,17 @@
 //! [`Action`]s (replies to send, message bytes to spool, a transaction to deliver, credentials to
 //! verify, TLS to start), and tell it the outcome of the actions that need the caller.
 
-use std::collections::VecDeque;
+mod auth;
+mod chunking;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use std::collections::VecDeque;
 
 use super::command::{Command, CommandError, MailParams, parse_command};
 use super::data::DataReader;
 use super::reply::Reply;
 use crate::address::Address;
-use crate::protocols::sasl::{self, Credentials, Next, ServerMechanism};
+use crate::protocols::sasl::{self, Credentials, ServerMechanism};
+use chunking::Chunk;
 
 /// Longest command line accepted, CRLF included. RFC 5321 §4.5.3.1.4 asks for at least 512;
 /// SMTPUTF8 addresses and parameters can need more.
@@ -59,25 +60,43 @@ pub struct SessionConfig {
     pub sasl_key: [u8; 32],
 }
 
+/// Where an accepted recipient's copy goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Delivery into this local account.
+    Local { account: String },
+    /// The outgoing queue (submission to another domain).
+    Remote,
+}
+
 /// The decision on one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RcptDecision {
-    /// Local delivery into this account.
-    Local {
-        account: String,
-    },
+    Accept(Destination),
     Reject(Reply),
 }
 
-/// Decisions the session takes from outside (configuration, later reputation).
+/// Decisions the session takes from outside (configuration, limits, later reputation).
 pub trait Policy {
+    /// Whether a transaction from this reverse path (None: `<>`) may start now.
+    fn sender(&self, from: Option<&Address>, authenticated: Option<&str>) -> Result<(), Reply>;
     fn recipient(&self, rcpt: &Address, authenticated: Option<&str>) -> RcptDecision;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
     pub address: Address,
-    pub account: String,
+    pub destination: Destination,
+}
+
+impl Recipient {
+    /// The local account, for a local recipient.
+    pub fn account(&self) -> Option<&str> {
+        match &self.destination {
+            Destination::Local { account } => Some(account),
+            Destination::Remote => None,
+        }
+    }
 }
 
 /// A mail transaction, complete once its data has been received.
@@ -121,6 +140,8 @@ enum Phase {
     /// Discarding the rest of an over-long line.
     SkipLine,
     Data(DataReader),
+    /// Reading the bytes of a BDAT chunk (RFC 3030).
+    Chunk(Chunk),
     Auth(ServerMechanism),
     /// Waiting for the secrets a mechanism asked for.
     AwaitSecrets(ServerMechanism),
@@ -144,6 +165,8 @@ pub struct Session {
     channel_bindings: Vec<sasl::ChannelBinding>,
     /// The account whose secrets a SCRAM or CRAM-MD5 exchange checks against.
     pending_account: Option<String>,
+    /// What the BDAT chunks of the current transaction added up to so far.
+    chunks: Option<chunking::Chunks>,
 }
 
 impl Session {
@@ -161,6 +184,7 @@ impl Session {
             tls: false,
             channel_bindings: Vec::new(),
             pending_account: None,
+            chunks: None,
         }
     }
 
@@ -196,7 +220,7 @@ impl Session {
 
     /// Whether a message is being received (bytes go to the spool).
     pub fn in_data(&self) -> bool {
-        matches!(self.phase, Phase::Data(_))
+        matches!(self.phase, Phase::Data(_) | Phase::Chunk(_))
     }
 
     /// Adds received bytes.
@@ -227,6 +251,12 @@ impl Session {
                     if progress.done {
                         self.end_of_data();
                     }
+                }
+                Phase::Chunk(_) => {
+                    if self.input.is_empty() {
+                        return None;
+                    }
+                    self.read_chunk();
                 }
                 Phase::SkipLine => match self.input.iter().position(|&b| b == b'\n') {
                     Some(i) => {
@@ -310,6 +340,7 @@ impl Session {
                 self.helo = Some(name);
                 self.esmtp = true;
                 self.transaction = None;
+                self.chunks = None;
                 let reply = self.ehlo_reply();
                 self.reply(reply);
             }
@@ -317,14 +348,32 @@ impl Session {
                 self.helo = Some(name);
                 self.esmtp = false;
                 self.transaction = None;
+                self.chunks = None;
                 let text = self.config.hostname.clone();
                 self.reply(Reply::plain(250, vec![text]));
             }
-            Command::Mail { from, params, utf8 } => self.mail(from, params, utf8),
-            Command::Rcpt { to, utf8 } => self.rcpt(to, utf8, policy),
+            Command::Mail { from, params, utf8 } => self.mail(from, params, utf8, policy),
+            Command::Rcpt { to, utf8 } => {
+                // RFC 5321 §4.5.1: <Postmaster> without a domain reaches our postmaster.
+                let to = match to {
+                    Some(to) => to,
+                    None => match Address::parse_simple(&format!(
+                        "postmaster@{}",
+                        self.config.hostname
+                    )) {
+                        Ok(a) => a,
+                        Err(_) => {
+                            return self.reply(Reply::new(550, (5, 1, 1), "no postmaster here"));
+                        }
+                    },
+                };
+                self.rcpt(to, utf8, policy)
+            }
             Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
                 self.transaction = None;
+                self.chunks = None;
                 self.reply(Reply::new(250, (2, 0, 0), "reset"));
             }
             Command::Noop => self.reply(Reply::new(250, (2, 0, 0), "ok")),
@@ -342,7 +391,7 @@ impl Session {
             Command::Help => self.reply(Reply::new(
                 214,
                 (2, 0, 0),
-                "see RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT",
+                "see RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT",
             )),
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
@@ -357,9 +406,14 @@ impl Session {
             "SMTPUTF8".into(),
             format!("SIZE {}", self.config.max_message_size),
             "ENHANCEDSTATUSCODES".into(),
+            "CHUNKING".into(),
         ];
         if self.config.starttls_available && !self.tls {
             lines.push("STARTTLS".into());
+        }
+        // RFC 8689 §4: only offered where the connection itself is protected.
+        if self.tls {
+            lines.push("REQUIRETLS".into());
         }
         if self.config.submission && self.config.auth_allowed && self.authenticated.is_none() {
             let names: Vec<&str> = sasl::server_mechanisms(!self.channel_bindings.is_empty())
@@ -371,7 +425,13 @@ impl Session {
         Reply::plain(250, lines)
     }
 
-    fn mail(&mut self, from: Option<Address>, params: MailParams, utf8: bool) {
+    fn mail(
+        &mut self,
+        from: Option<Address>,
+        params: MailParams,
+        utf8: bool,
+        policy: &dyn Policy,
+    ) {
         if self.helo.is_none() {
             return self.bad(Reply::new(503, (5, 5, 1), "send EHLO first"));
         }
@@ -394,8 +454,16 @@ impl Session {
             );
             return self.reply(Reply::new(552, (5, 3, 4), text));
         }
-        if (params.smtputf8 || params.body_8bit) && !self.esmtp {
+        if (params.smtputf8 || params.body_8bit || params.requiretls) && !self.esmtp {
             return self.bad(Reply::new(501, (5, 5, 4), "parameters need EHLO"));
+        }
+        if params.requiretls && !self.tls {
+            // RFC 8689 §4.1.
+            return self.reply(Reply::new(
+                530,
+                (5, 7, 10),
+                "REQUIRETLS needs a TLS connection",
+            ));
         }
         if utf8 && !params.smtputf8 {
             // RFC 6531 §3.4.
@@ -405,6 +473,10 @@ impl Session {
                 "non-ASCII address needs the SMTPUTF8 parameter",
             ));
         }
+        if let Err(reply) = policy.sender(from.as_ref(), self.authenticated.as_deref()) {
+            return self.reply(reply);
+        }
+        self.chunks = None;
         self.transaction = Some(Transaction {
             mail_from: from,
             params,
@@ -430,11 +502,18 @@ impl Session {
             // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
             return self.reply(Reply::new(452, (4, 5, 3), "too many recipients"));
         }
+        if self.chunks.is_some() {
+            return self.bad(Reply::new(
+                503,
+                (5, 5, 1),
+                "recipients must come before the first BDAT",
+            ));
+        }
         match policy.recipient(&to, authenticated.as_deref()) {
-            RcptDecision::Local { account } => {
+            RcptDecision::Accept(destination) => {
                 t.recipients.push(Recipient {
                     address: to,
-                    account,
+                    destination,
                 });
                 self.reply(Reply::new(250, (2, 1, 5), "recipient ok"));
             }
@@ -443,6 +522,10 @@ impl Session {
     }
 
     fn data(&mut self) {
+        if self.chunks.is_some() {
+            // RFC 3030 §3: DATA and BDAT do not mix in one transaction.
+            return self.bad(Reply::new(503, (5, 5, 1), "DATA after BDAT"));
+        }
         match &self.transaction {
             None => self.bad(Reply::new(503, (5, 5, 1), "send MAIL first")),
             Some(t) if t.recipients.is_empty() => {
@@ -462,18 +545,25 @@ impl Session {
         let Phase::Data(reader) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return;
         };
+        self.message_complete(reader.too_large(), reader.bare_line_ending);
+    }
+
+    /// The whole message has arrived (DATA's end, or the last BDAT chunk): deliver it, or say
+    /// why not.
+    fn message_complete(&mut self, too_large: bool, bare_line_ending: bool) {
+        self.chunks = None;
         let Some(transaction) = self.transaction.take() else {
             self.actions.push_back(Action::DiscardData);
             return;
         };
-        if reader.too_large() {
+        if too_large {
             self.actions.push_back(Action::DiscardData);
             let text = format!(
                 "message larger than the maximum of {} bytes",
                 self.config.max_message_size
             );
             self.reply(Reply::new(552, (5, 3, 4), text));
-        } else if reader.bare_line_ending {
+        } else if bare_line_ending {
             self.actions.push_back(Action::DiscardData);
             self.reply(Reply::new(
                 554,
@@ -514,163 +604,9 @@ impl Session {
         self.helo = None;
         self.esmtp = false;
         self.transaction = None;
+        self.chunks = None;
         self.input.clear();
         self.phase = Phase::Command;
-    }
-
-    fn auth(&mut self, mechanism: &str, initial: Option<String>) {
-        if !self.config.submission {
-            return self.bad(Reply::new(
-                503,
-                (5, 5, 1),
-                "authentication not available here",
-            ));
-        }
-        if self.authenticated.is_some() {
-            return self.bad(Reply::new(503, (5, 5, 1), "already authenticated"));
-        }
-        if self.transaction.is_some() {
-            return self.bad(Reply::new(503, (5, 5, 1), "not during a transaction"));
-        }
-        if !self.config.auth_allowed {
-            return self.reply(Reply::new(
-                538,
-                (5, 7, 11),
-                "encryption required: use STARTTLS first",
-            ));
-        }
-        let context = sasl::ServerContext {
-            hostname: self.config.hostname.clone(),
-            channel_bindings: self.channel_bindings.clone(),
-            fake_salt_key: self.config.sasl_key,
-        };
-        let mut mech = match ServerMechanism::start(mechanism, &context) {
-            Ok(m) => m,
-            Err(e) => return self.bad(Reply::new(504, (5, 5, 4), e.to_string())),
-        };
-        // RFC 4954 §4: "=" is an empty initial response.
-        let initial = match initial.as_deref() {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(b64) => match BASE64.decode(b64) {
-                Ok(v) => Some(v),
-                Err(_) => return self.bad(Reply::new(501, (5, 5, 2), "invalid base64")),
-            },
-        };
-        let next = mech.step(initial.as_deref());
-        self.auth_next(mech, next);
-    }
-
-    fn auth_next(&mut self, mech: ServerMechanism, next: Result<Next, sasl::SaslError>) {
-        let next = match next {
-            Ok(next) => next,
-            Err(e) => {
-                self.pending_account = None;
-                if e.is_credentials() {
-                    self.actions
-                        .push_back(Action::AuthFinished { success: false });
-                    return self.bad(Reply::new(
-                        535,
-                        (5, 7, 8),
-                        "authentication credentials invalid",
-                    ));
-                }
-                return self.bad(Reply::new(501, (5, 5, 2), e.to_string()));
-            }
-        };
-        match next {
-            Next::Challenge(c) => {
-                self.reply(Reply::plain(334, vec![BASE64.encode(c)]));
-                self.phase = Phase::Auth(mech);
-            }
-            Next::Verify(credentials) => {
-                // RFC 4616 §2: acting as another identity is not allowed.
-                if credentials
-                    .authzid
-                    .as_ref()
-                    .is_some_and(|z| *z != credentials.username)
-                {
-                    return self.bad(Reply::new(
-                        535,
-                        (5, 7, 8),
-                        "acting as another user is not allowed",
-                    ));
-                }
-                self.phase = Phase::Waiting;
-                self.actions.push_back(Action::Authenticate(credentials));
-            }
-            Next::NeedSecrets { username } => {
-                self.phase = Phase::AwaitSecrets(mech);
-                self.actions.push_back(Action::NeedSecrets { username });
-            }
-            Next::Authenticated { username, authzid } => {
-                let account = self.pending_account.take();
-                let allowed = authzid.is_none_or(|z| z == username);
-                self.actions.push_back(Action::AuthFinished {
-                    success: allowed && account.is_some(),
-                });
-                match account {
-                    Some(account) if allowed => {
-                        self.auth_result(AuthOutcome::Authenticated(account))
-                    }
-                    _ => self.auth_result(AuthOutcome::Invalid),
-                }
-            }
-        }
-    }
-
-    /// The answer to an [`Action::NeedSecrets`].
-    pub fn secrets_result(&mut self, lookup: SecretsLookup) {
-        let Phase::AwaitSecrets(mut mech) = std::mem::replace(&mut self.phase, Phase::Command)
-        else {
-            return;
-        };
-        let secrets = match lookup {
-            SecretsLookup::Found { account, secrets } => {
-                self.pending_account = Some(account);
-                Some(*secrets)
-            }
-            SecretsLookup::Unknown => None,
-            SecretsLookup::TryLater => return self.auth_result(AuthOutcome::TryLater),
-        };
-        let next = mech.supply_secrets(secrets.as_ref());
-        self.auth_next(mech, next);
-    }
-
-    fn auth_response(&mut self, line: &[u8]) {
-        let Phase::Auth(mut mech) = std::mem::replace(&mut self.phase, Phase::Command) else {
-            return;
-        };
-        if line == b"*" {
-            return self.reply(Reply::new(501, (5, 0, 0), "authentication cancelled"));
-        }
-        let Ok(decoded) = BASE64.decode(line) else {
-            return self.bad(Reply::new(501, (5, 5, 2), "invalid base64"));
-        };
-        let next = mech.step(Some(&decoded));
-        self.auth_next(mech, next);
-    }
-
-    /// The outcome of an [`Action::Authenticate`].
-    pub fn auth_result(&mut self, outcome: AuthOutcome) {
-        self.phase = Phase::Command;
-        match outcome {
-            AuthOutcome::Authenticated(account) => {
-                self.authenticated = Some(account);
-                self.reply(Reply::new(235, (2, 7, 0), "authentication successful"));
-            }
-            // RFC 4954 §6.
-            AuthOutcome::Invalid => self.bad(Reply::new(
-                535,
-                (5, 7, 8),
-                "authentication credentials invalid",
-            )),
-            AuthOutcome::TryLater => self.reply(Reply::new(
-                454,
-                (4, 7, 0),
-                "too many failed authentications from your address, try again later",
-            )),
-        }
     }
 }
 

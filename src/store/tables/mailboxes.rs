@@ -34,6 +34,10 @@ impl SpecialUse {
         (SpecialUse::TRASH, "\\Trash"),
     ];
 
+    pub fn contains(self, other: SpecialUse) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         SpecialUse::NAMES
             .into_iter()

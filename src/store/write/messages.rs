@@ -7,7 +7,7 @@ use crate::store::account::{AccountStore, KEY_NEXT_MESSAGE_ID, now};
 use crate::store::files::FileBatch;
 use crate::store::ids::{MailboxId, MessageId, ModSeq, Uid};
 use crate::store::ops::{
-    Change, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOutcome,
+    Change, DeliveryMailbox, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOutcome,
 };
 use crate::store::tables::contents;
 use crate::store::tables::mailboxes::{Mailbox, SpecialUse};
@@ -104,19 +104,36 @@ impl AccountStore {
     pub(super) fn deliver(
         &self,
         txn: &mut RwTxn,
-        mailbox_name: &str,
+        target: DeliveryMailbox,
         m: NewMessage,
         applied: &mut Applied,
         file_batch: &mut FileBatch,
     ) -> Result<WriteOutcome, StoreError> {
         let modseq = self.next_modseq(txn)?;
-        let mut mailbox = match self.mailboxes.by_name(txn, mailbox_name)? {
+        let (existing, mailbox_name, special_use) = match target {
+            DeliveryMailbox::Named(name) => {
+                (self.mailboxes.by_name(txn, &name)?, name, SpecialUse::NONE)
+            }
+            DeliveryMailbox::Junk => {
+                let junk = self
+                    .mailboxes
+                    .all(txn)?
+                    .into_iter()
+                    .find(|mb| mb.special_use.contains(SpecialUse::JUNK));
+                let junk = match junk {
+                    Some(mb) => Some(mb),
+                    None => self.mailboxes.by_name(txn, "Junk")?,
+                };
+                (junk, "Junk".to_string(), SpecialUse::JUNK)
+            }
+        };
+        let mut mailbox = match existing {
             Some(mb) => mb,
             None => {
                 let id = self.create_mailbox_with_parents(
                     txn,
-                    mailbox_name,
-                    SpecialUse::NONE,
+                    &mailbox_name,
+                    special_use,
                     modseq,
                     applied,
                 )?;

@@ -126,7 +126,7 @@ impl AccountStore {
     ) -> Result<WriteOutcome, StoreError> {
         match op {
             WriteOp::Deliver { mailbox, message } => {
-                self.deliver(txn, &mailbox, message, applied, file_batch)
+                self.deliver(txn, mailbox, message, applied, file_batch)
             }
             WriteOp::Append { mailbox, messages } => {
                 self.append(txn, &mailbox, messages, applied, file_batch)

@@ -5,11 +5,24 @@ use super::*;
 struct LocalOnly;
 
 impl Policy for LocalOnly {
-    fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
-        if rcpt.domain.ascii() == "example.com" && rcpt.localpart.as_str() != "nobody" {
-            RcptDecision::Local {
-                account: "mjl".into(),
+    fn sender(&self, from: Option<&Address>, _: Option<&str>) -> Result<(), Reply> {
+        match from {
+            Some(a) if a.localpart.as_str() == "blocked" => {
+                Err(Reply::new(451, (4, 7, 0), "try later"))
             }
+            _ => Ok(()),
+        }
+    }
+
+    fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
+        if rcpt.domain.ascii() == "mx.example.com" && rcpt.localpart.as_str() == "postmaster" {
+            RcptDecision::Accept(Destination::Local {
+                account: "admin".into(),
+            })
+        } else if rcpt.domain.ascii() == "example.com" && rcpt.localpart.as_str() != "nobody" {
+            RcptDecision::Accept(Destination::Local {
+                account: "mjl".into(),
+            })
         } else {
             RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"))
         }
@@ -375,4 +388,87 @@ fn cram_md5_and_scram_through_the_session() {
             }
         }
     }
+}
+
+#[test]
+fn chunking_delivers_and_keeps_bytes_exact() {
+    let mut t = T::new(false);
+    let ehlo = t.send("EHLO x\r\n");
+    assert!(ehlo.contains("250-CHUNKING\r\n") && !ehlo.contains("REQUIRETLS"), "{ehlo}");
+    // Pipelined: MAIL, RCPT, two chunks, the second LAST; no dot-unstuffing inside chunks.
+    let out = t.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 12\r\nA: b\r\n\r\n.x\r\nBDAT 0 LAST\r\nNOOP\r\n");
+    assert_eq!(
+        out,
+        "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n250 2.0.0 12 bytes received\r\n250 2.0.0 delivered\r\n250 2.0.0 ok\r\n"
+    );
+    assert_eq!(t.spooled, b"A: b\r\n\r\n.x\r\n");
+    assert_eq!(t.delivered.len(), 1);
+    // A chunk cut across reads.
+    t.spooled.clear();
+    t.send("MAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 6 LAST\r\nA: ");
+    assert_eq!(t.send("b\r"), "");
+    assert_eq!(t.send("\n"), "250 2.0.0 delivered\r\n");
+    assert_eq!(t.spooled, b"A: b\r\n");
+}
+
+#[test]
+fn chunking_errors_consume_the_chunk() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\n");
+    // Without a transaction: the 5 bytes are read (they hold a command) and refused.
+    assert_eq!(
+        t.send("BDAT 5\r\nQUIT\nNOOP\r\n"),
+        "503 5.5.1 send MAIL first\r\n250 2.0.0 ok\r\n"
+    );
+    // DATA after BDAT, and RCPT after BDAT, are sequence errors.
+    t.send("MAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 3\r\nA: ");
+    assert_eq!(t.send("DATA\r\n"), "503 5.5.1 DATA after BDAT\r\n");
+    assert!(t.send("RCPT TO:<b@example.com>\r\n").starts_with("503 5.5.1"));
+    // Too large: refused at the chunk that went over, the rest of the transaction too.
+    let out = t.send(&format!("BDAT 200\r\n{}BDAT 1 LAST\r\nx", "y".repeat(200)));
+    assert_eq!(
+        out,
+        "552 5.3.4 message larger than the maximum of 100 bytes\r\n503 5.5.1 send MAIL first\r\n"
+    );
+    assert!(t.delivered.is_empty());
+    // Bare LF in chunks is refused at the end.
+    t.send("RSET\r\nMAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\n");
+    assert!(t.send("BDAT 5 LAST\r\nA: b\n").starts_with("554 5.6.0"));
+    // A huge declared size is read and dropped without being kept.
+    t.send("MAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 18446744073709551615\r\n");
+    for _ in 0..10 {
+        assert_eq!(t.send(&"z".repeat(1000)), "");
+    }
+    assert!(t.spooled.len() <= 100);
+}
+
+#[test]
+fn requiretls_needs_tls() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<a@x.example> REQUIRETLS\r\n"),
+        "530 5.7.10 REQUIRETLS needs a TLS connection\r\n"
+    );
+    t.send("STARTTLS\r\n");
+    assert!(t.send("EHLO x\r\n").contains("250-REQUIRETLS\r\n"));
+    assert_eq!(
+        t.send("MAIL FROM:<a@x.example> REQUIRETLS\r\nRCPT TO:<mjl@example.com>\r\nDATA\r\nA: b\r\n\r\n.\r\n"),
+        "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n354 end data with <CR><LF>.<CR><LF>\r\n250 2.0.0 delivered\r\n"
+    );
+    assert!(t.delivered[0].params.requiretls);
+}
+
+#[test]
+fn sender_policy_and_postmaster() {
+    let mut t = T::new(false);
+    t.send("EHLO x\r\n");
+    assert_eq!(
+        t.send("MAIL FROM:<blocked@x.example>\r\n"),
+        "451 4.7.0 try later\r\n"
+    );
+    assert_eq!(
+        t.send("MAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\n"),
+        "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n"
+    );
 }

@@ -1,37 +1,32 @@
 //! An SMTP connection actor: holds the sans-IO [`Session`], spools message data, authenticates,
-//! and delivers complete messages through the account actors. `250` is sent only after every
-//! recipient account has committed the message durably.
+//! and hands complete messages to [`deliver`]. `250` is sent only after every copy of the
+//! message is durable.
 
-use std::collections::BTreeMap;
+mod deliver;
+mod policy;
+mod received;
+mod submission;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 use tokio::net::TcpStream;
 
 use super::Services;
-use super::account::DeliverMessage;
 use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
+use super::limits::ConnectionSlot;
 use super::login::{LoginError, login_secrets, verify_login};
-use super::registry::OpenAccount;
-use crate::address::Address;
-use crate::config::{ListenerConfig, Mode};
+use crate::config::ListenerConfig;
 use crate::protocols::smtp::Reply;
-use crate::protocols::smtp::server::{
-    Action, AuthOutcome, Policy, RcptDecision, SecretsLookup, Session, SessionConfig, Transaction,
-};
+use crate::protocols::smtp::server::{Action, AuthOutcome, SecretsLookup, Session, SessionConfig};
 use crate::store::files::Spool;
-use crate::store::{Content, Flags, NewMessage, parts};
+use policy::ConnPolicy;
+use received::Trace;
 
 /// RFC 5321 §4.5.3.2.7: the server should wait at least 5 minutes for the next command.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Messages up to this size are parsed on the connection's thread, larger ones on the blocking
-/// pool.
-const INLINE_PARSE_LIMIT: u64 = 128 * 1024;
-/// Recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100).
-const MAX_RECIPIENTS: usize = 1000;
 
 pub struct SmtpConn {
     services: Arc<Services>,
@@ -44,6 +39,8 @@ pub struct SmtpConn {
     spool: Option<Spool>,
     /// Set when writing the spool failed: the transaction answers 451 at its end.
     spool_error: Option<String>,
+    /// This connection's place in the per-address connection limit.
+    _slot: Option<ConnectionSlot>,
 }
 
 impl SmtpConn {
@@ -53,12 +50,13 @@ impl SmtpConn {
         tls: Option<crate::tls::ServerTls>,
         stream: TcpStream,
         remote: SocketAddr,
+        slot: Option<ConnectionSlot>,
     ) -> SmtpConn {
         let implicit_tls = listener.protocol.implicit_tls();
         let config = SessionConfig {
             hostname: listener.hostname.ascii().to_string(),
             max_message_size: listener.max_message_size,
-            max_recipients: MAX_RECIPIENTS,
+            max_recipients: listener.max_recipients,
             submission: listener.protocol.is_submission(),
             starttls_available: tls.is_some() && !implicit_tls,
             // Plain-text passwords only over TLS, or from this machine.
@@ -78,14 +76,17 @@ impl SmtpConn {
             tls,
             spool: None,
             spool_error: None,
+            _slot: slot,
         }
     }
 
-    fn policy(&self) -> RecipientPolicy {
-        RecipientPolicy {
+    fn policy(&self) -> ConnPolicy {
+        ConnPolicy {
             dynamic: self.services.config.dynamic(),
             mode: self.services.config.mode.clone(),
             submission: self.listener.protocol.is_submission(),
+            remote: self.remote.ip(),
+            limits: self.services.ip_limits.clone(),
         }
     }
 
@@ -136,14 +137,19 @@ impl SmtpConn {
                         .spool
                         .take()
                         .unwrap_or_else(|| Spool::new(self.services.data.tmp()));
-                    let failed = self.spool_error.take();
-                    let delivery = deliver(
-                        self.services.clone(),
+                    let complete = deliver::Complete {
                         spool,
-                        transaction,
-                        self.trace(),
-                        failed,
-                    );
+                        txn: transaction,
+                        trace: self.trace(),
+                        spool_error: self.spool_error.take(),
+                        submitter: self
+                            .listener
+                            .protocol
+                            .is_submission()
+                            .then(|| self.session.authenticated().map(str::to_string))
+                            .flatten(),
+                    };
+                    let delivery = deliver::deliver(self.services.clone(), complete);
                     return Box::pin(delivery.into_actor(self).then(move |reply, act, _| {
                         act.session.delivery_result(reply);
                         act.drive(out)
@@ -286,229 +292,3 @@ impl Handler<Closed> for SmtpConn {
     }
 }
 
-/// Recipient decisions from the configuration.
-struct RecipientPolicy {
-    dynamic: Arc<crate::config::DynamicConfig>,
-    mode: Mode,
-    submission: bool,
-}
-
-impl Policy for RecipientPolicy {
-    fn recipient(&self, rcpt: &Address, _authenticated: Option<&str>) -> RcptDecision {
-        if let Mode::Localserve { account } = &self.mode {
-            return RcptDecision::Local {
-                account: account.clone(),
-            };
-        }
-        if let Some(d) = self.dynamic.destination(rcpt) {
-            return RcptDecision::Local { account: d.account };
-        }
-        if self.dynamic.is_local_domain(&rcpt.domain) {
-            return RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"));
-        }
-        if self.submission {
-            RcptDecision::Reject(Reply::new(
-                550,
-                (5, 7, 1),
-                "delivery to other domains is not set up on this server",
-            ))
-        } else {
-            RcptDecision::Reject(Reply::new(
-                550,
-                (5, 7, 1),
-                "not accepting mail for this domain (no relaying)",
-            ))
-        }
-    }
-}
-
-/// What the Received header records about the connection.
-struct Trace {
-    cid: u64,
-    remote: SocketAddr,
-    helo: String,
-    hostname: String,
-    esmtp: bool,
-    tls: bool,
-    authenticated: bool,
-}
-
-/// The Received header field (RFC 5321 §4.4) for a delivery to `rcpts`. The "for" clause names
-/// the recipient only when the account got a single one: others must not learn about Bcc.
-fn received_header(t: &Trace, smtputf8: bool, rcpts: &[&Address], now: i64) -> Vec<u8> {
-    // RFC 3848 and RFC 6531 §3.7.3 protocol names.
-    let mut with = if smtputf8 {
-        "UTF8SMTP"
-    } else if t.esmtp {
-        "ESMTP"
-    } else {
-        "SMTP"
-    }
-    .to_string();
-    if t.tls {
-        with.push('S');
-    }
-    if t.authenticated {
-        with.push('A');
-    }
-    let helo: String = t
-        .helo
-        .chars()
-        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
-        .take(255)
-        .collect();
-    let date = mail_parser::DateTime::from_timestamp(now).to_rfc822();
-    let mut h = format!(
-        "Received: from {helo} ({})\r\n\tby {} (moxide) with {with} id {:x}-{:x}",
-        t.remote.ip(),
-        t.hostname,
-        now,
-        t.cid
-    );
-    if let [one] = rcpts {
-        h.push_str(&format!("\r\n\tfor <{one}>"));
-    }
-    h.push_str(&format!(";\r\n\t{date}\r\n"));
-    h.into_bytes()
-}
-
-/// Finishes the spool (durable file, parsed part tree) and delivers it to each recipient account.
-async fn deliver(
-    services: Arc<Services>,
-    spool: Spool,
-    txn: Transaction,
-    trace: Trace,
-    spool_error: Option<String>,
-) -> Reply {
-    let temporary = |why: &str| {
-        tracing::error!(cid = trace.cid, error = why, "delivery failed");
-        Reply::new(
-            451,
-            (4, 3, 0),
-            "temporary failure storing the message, try again later",
-        )
-    };
-    if let Some(e) = spool_error {
-        return temporary(&e);
-    }
-    let inline = spool.len() <= INLINE_PARSE_LIMIT && spool.in_memory_after(0);
-    let finish = move || {
-        let (source, data) = spool.finish()?;
-        Ok::<_, std::io::Error>((source, data.len() as u64, parts::parse(&data)))
-    };
-    // A small message in memory is parsed right here (tens of microseconds); a large or spooled
-    // one on the blocking pool.
-    let finished = if inline {
-        finish()
-    } else {
-        actix_rt::task::spawn_blocking(finish)
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-    };
-    let (source, size, parts) = match finished {
-        Ok(f) => f,
-        Err(e) => return temporary(&e.to_string()),
-    };
-    let mut accounts: BTreeMap<&str, Vec<&Address>> = BTreeMap::new();
-    for r in &txn.recipients {
-        let list = accounts.entry(r.account.as_str()).or_default();
-        if !list.contains(&&r.address) {
-            list.push(&r.address);
-        }
-    }
-    let now = crate::store::account::now();
-    let deliveries = accounts.iter().map(|(account, rcpts)| {
-        let message = NewMessage {
-            source: source.clone(),
-            content: Content {
-                prefix: received_header(&trace, txn.params.smtputf8, rcpts, now),
-                file_size: size,
-                parts: parts.clone(),
-            },
-            flags: Flags::empty(),
-            keywords: Vec::new(),
-            received: now,
-        };
-        let registry = services.registry.clone();
-        async move {
-            let handle = registry
-                .send(OpenAccount(account.to_string()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            handle
-                .addr
-                .send(DeliverMessage {
-                    mailbox: "INBOX".into(),
-                    message,
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())
-        }
-    });
-    let results = join_all(deliveries).await;
-    drop(source);
-    let from = txn
-        .mail_from
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let from_ascii = txn.mail_from.as_ref().and_then(Address::log_ascii);
-    let mut failed = false;
-    for ((account, rcpts), result) in accounts.iter().zip(&results) {
-        for rcpt in rcpts {
-            match result {
-                Ok(d) => tracing::info!(
-                    cid = trace.cid, remote = %trace.remote, from = %from, from_ascii = from_ascii.as_deref().map(display), rcpt = %rcpt,
-                    rcpt_ascii = rcpt.log_ascii().map(display),
-                    account = %account, uid = d.uid.0, modseq = d.modseq.0, size, "delivered"
-                ),
-                Err(e) => {
-                    failed = true;
-                    tracing::error!(cid = trace.cid, rcpt = %rcpt, rcpt_ascii = rcpt.log_ascii().map(display), account = %account, error = %e, "delivery failed");
-                }
-            }
-        }
-    }
-    if failed {
-        Reply::new(
-            451,
-            (4, 3, 0),
-            "temporary failure storing the message, try again later",
-        )
-    } else {
-        Reply::new(
-            250,
-            (2, 0, 0),
-            format!("message delivered, id {now:x}-{:x}", trace.cid),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn received_header_format() {
-        let t = Trace {
-            cid: 7,
-            remote: "127.0.0.1:4000".parse().unwrap(),
-            helo: "client.example".into(),
-            hostname: "mail.example.com".into(),
-            esmtp: true,
-            tls: false,
-            authenticated: false,
-        };
-        let a = Address::parse_simple("a@example.com").unwrap();
-        let h = String::from_utf8(received_header(&t, false, &[&a], 0)).unwrap();
-        assert_eq!(
-            h,
-            "Received: from client.example (127.0.0.1)\r\n\tby mail.example.com (moxide) with ESMTP id 0-7\r\n\tfor <a@example.com>;\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
-        );
-        let b = Address::parse_simple("b@example.com").unwrap();
-        let h = String::from_utf8(received_header(&t, true, &[&a, &b], 0)).unwrap();
-        assert!(!h.contains("for <") && h.contains("with UTF8SMTP"));
-    }
-}
