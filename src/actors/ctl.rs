@@ -10,10 +10,11 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::Services;
 use super::account::SetPassword;
+use super::queue::ListQueue;
 use super::registry::{OpenAccount, OpenAccounts};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
-use crate::protocols::ctl::{Request, Response, read_frame, write_frame};
+use crate::protocols::ctl::{Request, Response, queue_listing, read_frame, write_frame};
 
 /// Binds the control socket at `path`, replacing a stale one, readable only by the owner.
 pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
@@ -158,6 +159,15 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             Ok("reloaded\n".into())
+        }
+        Request::QueueList => {
+            let entries = services
+                .queue
+                .send(ListQueue)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok(queue_listing(&entries))
         }
     }
 }

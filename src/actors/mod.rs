@@ -8,6 +8,7 @@ pub mod limits;
 pub mod listener;
 pub mod login;
 pub mod mailbox;
+pub mod queue;
 pub mod registry;
 pub mod smtp_conn;
 pub mod supervisor;
@@ -24,6 +25,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub data: DataDir,
     pub registry: actix::Addr<registry::AccountRegistry>,
+    /// The outgoing queue's writer.
+    pub queue: actix::Addr<queue::QueueActor>,
     pub started: Instant,
     /// Authentication failures per remote address.
     pub auth_limiter: login::AuthLimiter,

@@ -1,6 +1,6 @@
 //! The supervisor: prepares the data directory, binds every socket, starts the registry, the
-//! worker arbiters, the accept loops, the control socket and the configuration watcher, and runs
-//! until SIGTERM or SIGINT.
+//! queue actor, the worker arbiters, the accept loops, the control socket and the configuration
+//! watcher, and runs until SIGTERM or SIGINT.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,10 +11,12 @@ use actix::prelude::*;
 
 use super::account::SetPassword;
 use super::listener::{self, BindError};
+use super::queue::QueueActor;
 use super::registry::{AccountRegistry, OpenAccount};
 use super::{Services, ctl};
 use crate::auth::PasswordSecrets;
 use crate::config::{Config, ListenerConfig};
+use crate::store::queue::QueueStore;
 use crate::store::server::ServerStore;
 use crate::store::{DataDir, StoreError};
 
@@ -66,6 +68,8 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     };
     let _lock = data.prepare().map_err(data_err)?;
     let server = ServerStore::open(&data.server_env()).map_err(data_err)?;
+    // Before anything can submit: opening removes the files of batches that never committed.
+    let queue = QueueStore::open(&server, &data.queue_dir()).map_err(data_err)?;
     let sasl_key = data.server_secret().map_err(data_err)?;
     let acceptors = tls_acceptors(&config.static_config.listeners)?;
     let dns = Arc::new(crate::dns::resolver(&config.static_config.dns)?);
@@ -82,11 +86,13 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     })?;
 
     let registry = AccountRegistry::new(data.clone(), Arc::new(server)).start();
+    let queue = QueueActor::new(Arc::new(queue)).start();
     let config = Arc::new(config);
     let services = Arc::new(Services {
         config: config.clone(),
         data,
         registry: registry.clone(),
+        queue,
         started: Instant::now(),
         auth_limiter: Default::default(),
         sasl_key,

@@ -31,6 +31,19 @@ enum CtlCommand {
     Setpassword { account: String },
     /// Reloads the dynamic configuration.
     Reload,
+    /// The outgoing queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Lists the queued messages, one line per recipient, oldest first:
+    /// `ID  CREATED  ATTEMPTS  NEXT  SIZE  <FROM> -> <RCPT>[  error: LAST ERROR]`,
+    /// times in RFC 3339 UTC, NEXT the next delivery attempt, SIZE in bytes.
+    List,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +134,9 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
             password: read_password()?,
         },
         CtlCommand::Reload => Request::Reload,
+        CtlCommand::Queue {
+            command: QueueCommand::List,
+        } => Request::QueueList,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

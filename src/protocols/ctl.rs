@@ -1,8 +1,12 @@
 //! The control protocol between `moxctl` and the daemon, over the Unix socket in the data
 //! directory: frames of a 4-byte big-endian length and a JSON document.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::store::queue::QueueEntry;
 
 /// Largest frame accepted.
 pub const MAX_FRAME: usize = 16 << 20;
@@ -20,6 +24,8 @@ pub enum Request {
     },
     /// Reloads the dynamic configuration now.
     Reload,
+    /// Lists the outgoing queue (see [`queue_listing`]).
+    QueueList,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,9 +83,98 @@ pub async fn read_frame<T: for<'de> Deserialize<'de>>(
     Ok(Some(serde_json::from_slice(&body)?))
 }
 
+/// The text of `moxctl queue list`: one line per entry, in queueing order, fields separated by
+/// two spaces (a stable format, for people and scripts):
+///
+/// `ID  CREATED  ATTEMPTS  NEXT  SIZE  <FROM> -> <RCPT>[  error: LAST ERROR]`
+///
+/// CREATED and NEXT (the next attempt) are RFC 3339 in UTC (`2023-11-14T22:13:20Z`), SIZE is in
+/// bytes as sent (prefix and file), FROM is empty (`<>`) for a null reverse path, and the last
+/// error appears once an attempt failed. Control characters in the text fields become spaces, so
+/// an entry is always one line. An empty queue is the line `queue is empty`.
+pub fn queue_listing(entries: &[QueueEntry]) -> String {
+    if entries.is_empty() {
+        return "queue is empty\n".into();
+    }
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&format!(
+            "{}  {}  {}  {}  {}  <{}> -> <{}>",
+            e.id,
+            rfc3339(e.created),
+            e.attempts,
+            rfc3339(e.next_attempt),
+            e.size,
+            one_line(&e.mail_from),
+            one_line(&e.recipient),
+        ));
+        if let Some(error) = &e.last_error {
+            out.push_str("  error: ");
+            out.push_str(&one_line(error));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn rfc3339(unix: i64) -> String {
+    mail_parser::DateTime::from_timestamp(unix).to_rfc3339()
+}
+
+fn one_line(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{QueueFileId, QueueId};
+
+    #[test]
+    fn queue_listing_is_one_line_per_entry() {
+        assert_eq!(queue_listing(&[]), "queue is empty\n");
+        let fresh = QueueEntry {
+            id: QueueId(7),
+            file: QueueFileId(3),
+            account: "mox".into(),
+            mail_from: "mox@localhost".into(),
+            recipient: "ünï@møx.example".into(),
+            recipient_domain_ascii: "xn--mx-lka.example".into(),
+            smtputf8: true,
+            requiretls: false,
+            created: 1_700_000_000,
+            next_attempt: 1_700_000_000,
+            attempts: 0,
+            last_attempt: None,
+            last_error: None,
+            size: 1234,
+            prefix: Vec::new(),
+            message_id: "<a@b>".into(),
+        };
+        let failed = QueueEntry {
+            id: QueueId(8),
+            mail_from: String::new(),
+            recipient: "x@example.org".into(),
+            attempts: 2,
+            next_attempt: 1_700_003_600,
+            last_attempt: Some(1_700_000_900),
+            last_error: Some("451 4.7.1 greylisted,\r\n try later".into()),
+            ..fresh.clone()
+        };
+        assert_eq!(
+            queue_listing(&[fresh, failed]),
+            "7  2023-11-14T22:13:20Z  0  2023-11-14T22:13:20Z  1234  <mox@localhost> -> <ünï@møx.example>\n\
+             8  2023-11-14T22:13:20Z  2  2023-11-14T23:13:20Z  1234  <> -> <x@example.org>  error: 451 4.7.1 greylisted,   try later\n"
+        );
+    }
 
     #[tokio::test]
     async fn frames_round_trip_and_limits() {

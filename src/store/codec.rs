@@ -94,6 +94,8 @@ macro_rules! fixed_key_newtype {
 
 fixed_key_newtype!(super::ids::MailboxId, u32);
 fixed_key_newtype!(super::ids::MessageId, u64);
+fixed_key_newtype!(super::ids::QueueId, u64);
+fixed_key_newtype!(super::ids::QueueFileId, u64);
 
 #[cfg(test)]
 mod tests {

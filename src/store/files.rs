@@ -1,5 +1,6 @@
 //! Message files: one immutable file per message under `msg/<bucket>/<id>` (bucket = id >> 13),
-//! and the spool in `DATA/tmp/` where large incoming messages are written while they arrive.
+//! the same layout for the outgoing queue's files under `DATA/queue/`, and the spool in
+//! `DATA/tmp/` where large incoming messages are written while they arrive.
 //!
 //! Files are made durable per batch, not per message: an account writes (or links) every file of
 //! a batch, then one [`FileBatch::sync`] makes them and their directory entries durable before
@@ -11,11 +12,12 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::ids::MessageId;
+use super::ids::{MessageId, QueueFileId};
 
 /// Counts fsync-like calls (see [`crate::metrics::FSYNCS`]).
 pub fn count_fsyncs(n: u64) {
@@ -39,6 +41,16 @@ pub enum MessageSource {
     File(Arc<SpooledFile>),
 }
 
+impl MessageSource {
+    /// Size of the message in bytes. Blocking for a spooled file (one stat).
+    pub fn size(&self) -> io::Result<u64> {
+        match self {
+            MessageSource::Bytes(bytes) => Ok(bytes.len() as u64),
+            MessageSource::File(spooled) => Ok(fs::metadata(spooled.path())?.len()),
+        }
+    }
+}
+
 /// Files written in one batch, to be made durable together.
 #[derive(Debug, Default)]
 pub struct FileBatch {
@@ -49,6 +61,12 @@ pub struct FileBatch {
 impl FileBatch {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.dirs.is_empty()
+    }
+
+    /// Leaves out a file removed again before the batch is synced (its operation was rolled
+    /// back), so that the per-file sync does not look for it.
+    pub fn forget(&mut self, path: &Path) {
+        self.files.retain(|f| f != path);
     }
 
     /// Makes every file of the batch and its directory entry durable. Blocking.
@@ -90,49 +108,69 @@ fn syncfs(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The message files of one account.
-#[derive(Debug, Clone)]
-pub struct MessageFiles {
-    root: PathBuf,
+/// An id that names a message file: its number is the file name, its bucket the directory.
+pub trait FileId: Copy {
+    fn number(self) -> u64;
 }
 
-impl MessageFiles {
-    pub fn new(root: PathBuf) -> MessageFiles {
-        MessageFiles { root }
+impl FileId for MessageId {
+    fn number(self) -> u64 {
+        self.0
+    }
+}
+
+impl FileId for QueueFileId {
+    fn number(self) -> u64 {
+        self.0
+    }
+}
+
+/// Files per bucket directory at most (ids are dense): 8192 keeps directories small.
+const BUCKET_SHIFT: u32 = 13;
+
+/// The message files of one account (`Id` = [`MessageId`]) or of the outgoing queue (`Id` =
+/// [`QueueFileId`]): typed so that an id of one kind never names a file of the other.
+#[derive(Debug, Clone)]
+pub struct MessageFiles<Id: FileId = MessageId> {
+    root: PathBuf,
+    _id: PhantomData<fn(Id)>,
+}
+
+impl<Id: FileId> MessageFiles<Id> {
+    pub fn new(root: PathBuf) -> MessageFiles<Id> {
+        MessageFiles {
+            root,
+            _id: PhantomData,
+        }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    fn bucket(&self, id: MessageId) -> PathBuf {
-        self.root.join((id.0 >> 13).to_string())
+    fn bucket(&self, id: Id) -> PathBuf {
+        self.root.join((id.number() >> BUCKET_SHIFT).to_string())
     }
 
-    pub fn path(&self, id: MessageId) -> PathBuf {
-        self.bucket(id).join(id.0.to_string())
+    pub fn path(&self, id: Id) -> PathBuf {
+        self.bucket(id).join(id.number().to_string())
     }
 
-    fn prepare_bucket(&self, id: MessageId, batch: &mut FileBatch) -> io::Result<PathBuf> {
+    fn prepare_bucket(&self, id: Id, batch: &mut FileBatch) -> io::Result<PathBuf> {
         let bucket = self.bucket(id);
         if !bucket.is_dir() {
             fs::create_dir_all(&bucket)?;
             batch.dirs.insert(self.root.clone());
         }
         batch.dirs.insert(bucket.clone());
-        Ok(bucket.join(id.0.to_string()))
+        Ok(bucket.join(id.number().to_string()))
     }
 
     /// Puts the message file of `id` in place (not yet durable: see [`FileBatch::sync`]).
     ///
     /// A file already at that place is an orphan from a crash between writing and committing
     /// (ids are only referenced once the commit that allocated them is durable): it is replaced.
-    pub fn put(
-        &self,
-        source: &MessageSource,
-        id: MessageId,
-        batch: &mut FileBatch,
-    ) -> io::Result<()> {
+    pub fn put(&self, source: &MessageSource, id: Id, batch: &mut FileBatch) -> io::Result<()> {
         let dest = self.prepare_bucket(id, batch)?;
         match source {
             MessageSource::Bytes(bytes) => {
@@ -156,7 +194,7 @@ impl MessageFiles {
     }
 
     /// Makes the file of `to` another link to the file of `from` (COPY: same bytes, own id).
-    pub fn copy(&self, from: MessageId, to: MessageId, batch: &mut FileBatch) -> io::Result<()> {
+    pub fn copy(&self, from: Id, to: Id, batch: &mut FileBatch) -> io::Result<()> {
         let dest = self.prepare_bucket(to, batch)?;
         match fs::hard_link(self.path(from), &dest) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -170,11 +208,44 @@ impl MessageFiles {
     }
 
     /// Removes the file of `id`; a file already gone is not an error.
-    pub fn remove(&self, id: MessageId) -> io::Result<()> {
+    pub fn remove(&self, id: Id) -> io::Result<()> {
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
+    }
+
+    /// The numbers of the files on disk, each found where [`MessageFiles::path`] puts it, and
+    /// the paths of anything else under the root (not ours to remove). Blocking: reads every
+    /// bucket directory.
+    pub fn on_disk(&self) -> io::Result<(Vec<u64>, Vec<PathBuf>)> {
+        let (mut numbers, mut strangers) = (Vec::new(), Vec::new());
+        // Only canonical decimal names: "007" is not where file 7 lives.
+        let number = |name: &std::ffi::OsStr| {
+            let name = name.to_str()?;
+            name.parse::<u64>().ok().filter(|n| n.to_string() == name)
+        };
+        for bucket in fs::read_dir(&self.root)? {
+            let bucket = bucket?;
+            let bucket_number = number(&bucket.file_name());
+            if !bucket.file_type()?.is_dir() || bucket_number.is_none() {
+                strangers.push(bucket.path());
+                continue;
+            }
+            for file in fs::read_dir(bucket.path())? {
+                let file = file?;
+                match number(&file.file_name()) {
+                    Some(n)
+                        if Some(n >> BUCKET_SHIFT) == bucket_number
+                            && file.file_type()?.is_file() =>
+                    {
+                        numbers.push(n)
+                    }
+                    _ => strangers.push(file.path()),
+                }
+            }
+        }
+        Ok((numbers, strangers))
     }
 }
 

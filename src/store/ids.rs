@@ -41,6 +41,15 @@ id_type!(
     /// IMAP UIDVALIDITY of a mailbox.
     UidValidity(u32)
 );
+id_type!(
+    /// Server-wide identifier of an entry of the outgoing queue (one per recipient). Never reused.
+    QueueId(u64)
+);
+id_type!(
+    /// Server-wide identifier of a message file of the outgoing queue, shared by the entries of
+    /// one submission. Never reused.
+    QueueFileId(u64)
+);
 
 impl ModSeq {
     /// The first modseq handed out by an account. Lower values are never stamped on anything, so

@@ -8,6 +8,7 @@ pub mod flags;
 pub mod ids;
 pub mod ops;
 pub mod parts;
+pub mod queue;
 pub mod reader;
 pub mod schema;
 pub mod server;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use account::AccountStore;
 pub use flags::Flags;
-pub use ids::{MailboxId, MessageId, ModSeq, Uid, UidValidity};
+pub use ids::{MailboxId, MessageId, ModSeq, QueueFileId, QueueId, Uid, UidValidity};
 pub use ops::{
     BatchResult, Change, DeliveryMailbox, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOp, WriteOutcome,
 };
@@ -57,6 +58,10 @@ pub enum StoreError {
     HasChildren(String),
     #[error("the transaction could not be committed: {0}")]
     CommitFailed(String),
+    #[error("no queue entry {0}")]
+    NoQueueEntry(QueueId),
+    #[error("a message to queue needs at least one recipient")]
+    NoRecipients,
 }
 
 /// Where things live in a data directory.
@@ -76,6 +81,11 @@ impl DataDir {
 
     pub fn server_env(&self) -> PathBuf {
         self.root.join("server.mdb")
+    }
+
+    /// The outgoing queue's message files (`<bucket>/<file id>`).
+    pub fn queue_dir(&self) -> PathBuf {
+        self.root.join("queue")
     }
 
     pub fn tmp(&self) -> PathBuf {

@@ -1,5 +1,6 @@
-//! The server-wide environment (`DATA/server.mdb/`): the index of accounts with data on disk
-//! (later also the outgoing queue). Written by the registry only.
+//! The server-wide environment (`DATA/server.mdb/`): the index of accounts with data on disk,
+//! written by the registry only, and the outgoing queue's tables, which belong to
+//! [`super::queue::QueueStore`] (written by the queue actor only) and share this environment.
 
 use std::path::Path;
 
@@ -74,6 +75,12 @@ impl ServerStore {
         wtxn.commit()?;
         files::count_fsyncs(2);
         Ok(())
+    }
+
+    /// The environment, for the other stores that keep their tables in it (the queue). heed
+    /// opens an environment once per process, so they share this handle.
+    pub(super) fn env(&self) -> &Env<WithoutTls> {
+        &self.env
     }
 
     pub fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {

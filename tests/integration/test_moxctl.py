@@ -44,3 +44,24 @@ def test_errors_are_clear(tmp_path, localserve):
     assert r.returncode != 0 and "no account" in r.stderr
     r = moxctl("--dir", str(tmp_path / "nothing-here"), "status")
     assert r.returncode != 0 and "is moxide running" in r.stderr
+
+
+def test_queue_list_empty_and_orphans_removed_at_start(start_localserve, tmp_path):
+    ls = tmp_path / "ls"
+    server = start_localserve()
+    r = moxctl("--dir", str(ls), "queue", "list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "queue is empty\n"
+    server.stop()
+    # What a crash between writing a queued message's file and committing it leaves behind.
+    orphan = ls / "data" / "queue" / "0" / "5"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"Subject: never committed\r\n\r\n")
+    server = start_localserve()
+    assert not orphan.exists()
+    assert "removed queue message files" in server.log()
+    r = moxctl("--dir", str(ls), "queue", "list")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "queue is empty\n"
+    r = moxctl("--dir", str(ls), "queue")
+    assert r.returncode != 0 and "list" in r.stderr
