@@ -47,11 +47,14 @@ def test_message_read_back_byte_for_byte(localserve):
     assert m, meta
     uid, size, modseq = int(m.group(1)), int(m.group(2)), int(m.group(3))
     assert uid == 1
-    # The message is what was sent, after the trace header the server adds (RFC 5321 §4.4).
+    # The message is what was sent, after the trace header (RFC 5321 §4.4) and the
+    # authentication results (RFC 8601) the server adds.
     assert body.startswith(b"Received: from client.example (127.0.0.1)\r\n\tby localhost (moxide) with ESMTP")
     assert body.endswith(MESSAGE)
     header = body[: len(body) - len(MESSAGE)]
-    assert header.count(b"\r\n") == header.count(b"\r\n\t") + 1, "the prefix is one folded header field"
+    fields = re.split(rb"\r\n(?![\t ])", header.rstrip(b"\r\n"))
+    assert [f.split(b":")[0] for f in fields] == [b"Received", b"Authentication-Results"], fields
+    assert fields[1].startswith(b"Authentication-Results: localhost;\r\n\tiprev=")
     assert size == len(body)
     assert modseq > 1
     assert modseq == highest
