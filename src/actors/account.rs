@@ -17,9 +17,8 @@ use super::mailbox::{MailboxActor, MailboxChanged, Publish, Unwatch, Watch};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
 use crate::store::{
-    DeliveryMailbox,
-    AccountStore, Change, Expunge, FlagChange, MailboxId, MessageId, ModSeq, NewMessage,
-    SpecialUse, StoreError, StoreFlags, Uid, UidValidity, WriteOp, WriteOutcome,
+    AccountStore, Change, DeliveryMailbox, Expunge, FlagChange, MailboxId, MessageId, ModSeq,
+    NewMessage, SpecialUse, StoreError, StoreFlags, Uid, UidValidity, WriteOp, WriteOutcome,
 };
 
 /// Operations taken into one transaction at most, so one batch cannot grow without bound.

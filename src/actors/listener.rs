@@ -13,8 +13,8 @@ use super::Services;
 use super::imap_conn::ImapConn;
 use super::smtp_conn::SmtpConn;
 use crate::config::{ListenerConfig, Mode, Protocol};
-use crate::protocols::smtp::Reply;
 use crate::metrics;
+use crate::protocols::smtp::Reply;
 use crate::tls::ServerTls;
 
 #[derive(Debug, thiserror::Error)]
@@ -118,14 +118,22 @@ pub async fn accept_loop(bound: Bound, services: Arc<Services>, workers: Arc<Vec
                 return;
             }
             // Connections per address count on the MX listeners of `serve` only.
-            let limited = config.protocol == Protocol::Smtp
-                && matches!(services.config.mode, Mode::Serve);
+            let limited =
+                config.protocol == Protocol::Smtp && matches!(services.config.mode, Mode::Serve);
             let slot = if limited {
                 match services.ip_limits.connect(remote.ip()) {
                     Some(slot) => Some(slot),
                     None => {
                         tracing::info!(%remote, "refused connection: too many from this address");
-                        refuse(stream, Reply::new(421, (4, 7, 0), "too many connections from your address, try again later")).await;
+                        refuse(
+                            stream,
+                            Reply::new(
+                                421,
+                                (4, 7, 0),
+                                "too many connections from your address, try again later",
+                            ),
+                        )
+                        .await;
                         return;
                     }
                 }

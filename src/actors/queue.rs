@@ -236,7 +236,7 @@ mod tests {
                 .map(|r| (format!("r{r}@example.org"), "example.org".into()))
                 .collect(),
             smtputf8: false,
-            requiretls: false,
+            requiretls: None,
             message_id: String::new(),
             now: 1_700_000_000,
         }

@@ -325,7 +325,10 @@ impl StaticFile {
         }
         let dns = self.dns.validate(&mut problems);
         for (k, v) in [
-            ("limits.smtp_connections_per_ip", self.limits.smtp_connections_per_ip),
+            (
+                "limits.smtp_connections_per_ip",
+                self.limits.smtp_connections_per_ip,
+            ),
             (
                 "limits.smtp_messages_per_ip_per_minute",
                 self.limits.smtp_messages_per_ip_per_minute,

@@ -137,7 +137,8 @@ pub fn strip_forged(message: &[u8], authserv_id: &str) -> Option<Vec<u8>> {
     let mut start = 0;
     let mut i = 0;
     while i < header_end {
-        let line_end = memchr::memchr(b'\n', &message[i..header_end]).map_or(header_end, |n| i + n + 1);
+        let line_end =
+            memchr::memchr(b'\n', &message[i..header_end]).map_or(header_end, |n| i + n + 1);
         let next_is_continuation = matches!(message.get(line_end), Some(b' ' | b'\t'));
         if !next_is_continuation || line_end >= header_end {
             fields.push((start, line_end));
@@ -149,7 +150,10 @@ pub fn strip_forged(message: &[u8], authserv_id: &str) -> Option<Vec<u8>> {
         let Some(colon) = memchr::memchr(b':', field) else {
             return false;
         };
-        if !field[..colon].trim_ascii().eq_ignore_ascii_case(b"Authentication-Results") {
+        if !field[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"Authentication-Results")
+        {
             return false;
         }
         let value = String::from_utf8_lossy(&field[colon + 1..]);
@@ -199,7 +203,9 @@ fn clean(s: &str) -> String {
 fn pvalue(value: &str) -> String {
     let value = clean(value);
     let plain = |c: char| {
-        c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.@".contains(c) || (!c.is_ascii() && !c.is_control())
+        c.is_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~.@".contains(c)
+            || (!c.is_ascii() && !c.is_control())
     };
     if !value.is_empty() && value.chars().all(plain) {
         value
@@ -249,9 +255,18 @@ mod tests {
             "Received: x\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: s\r\n\r\nAuthentication-Results: mx.example; body\r\n"
         );
         assert!(strip_forged(b"Subject: s\r\n\r\nbody", "mx.example").is_none());
-        assert!(strip_forged(b"Authentication-Results: mx.example.org; none\r\n\r\n", "mx.example").is_none());
+        assert!(
+            strip_forged(
+                b"Authentication-Results: mx.example.org; none\r\n\r\n",
+                "mx.example"
+            )
+            .is_none()
+        );
         // No body, no final empty line.
-        let out = strip_forged(b"Authentication-Results: mx.example; none\r\nA: b\r\n", "mx.example");
+        let out = strip_forged(
+            b"Authentication-Results: mx.example; none\r\nA: b\r\n",
+            "mx.example",
+        );
         assert_eq!(out.unwrap(), b"A: b\r\n");
     }
 
@@ -261,8 +276,14 @@ mod tests {
         r.spf_helo(Outcome::None, "evil\r\nX-Injected: 1 (\"x\")");
         let h = r.to_header();
         assert_eq!(h.matches("\r\n").count(), 2, "{h}");
-        assert!(h.contains("smtp.helo=\"evilX-Injected: 1 (\\\"x\\\")\""), "{h}");
-        assert_eq!(pvalue("\"quoted local\"@example.org").chars().next(), Some('"'));
+        assert!(
+            h.contains("smtp.helo=\"evilX-Injected: 1 (\\\"x\\\")\""),
+            "{h}"
+        );
+        assert_eq!(
+            pvalue("\"quoted local\"@example.org").chars().next(),
+            Some('"')
+        );
         assert_eq!(pvalue(""), "\"\"");
     }
 }

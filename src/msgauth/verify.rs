@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use mail_auth::dmarc::Policy;
 use mail_auth::{
-    AuthenticatedMessage, DkimResult, DmarcResult, IprevResult, MessageAuthenticator,
-    SpfOutput, SpfResult, dmarc::verify::DmarcParameters, spf::verify::SpfParameters,
+    AuthenticatedMessage, DkimResult, DmarcResult, IprevResult, MessageAuthenticator, SpfOutput,
+    SpfResult, dmarc::verify::DmarcParameters, spf::verify::SpfParameters,
 };
 
 use super::results::{AuthResults, Outcome};

@@ -149,7 +149,7 @@ mod tests {
             recipient: "ünï@møx.example".into(),
             recipient_domain_ascii: "xn--mx-lka.example".into(),
             smtputf8: true,
-            requiretls: false,
+            requiretls: None,
             created: 1_700_000_000,
             next_attempt: 1_700_000_000,
             attempts: 0,

@@ -21,7 +21,8 @@ pub use account::AccountStore;
 pub use flags::Flags;
 pub use ids::{MailboxId, MessageId, ModSeq, QueueFileId, QueueId, Uid, UidValidity};
 pub use ops::{
-    BatchResult, Change, DeliveryMailbox, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags, WriteOp, WriteOutcome,
+    BatchResult, Change, DeliveryMailbox, Expunge, FlagChange, FlagOp, NewMessage, StoreFlags,
+    WriteOp, WriteOutcome,
 };
 pub use reader::Reader;
 pub use tables::contents::Content;

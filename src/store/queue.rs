@@ -71,8 +71,10 @@ pub struct QueueEntry {
     pub recipient_domain_ascii: String,
     /// The message needs SMTPUTF8 from the receiving server (RFC 6531).
     pub smtputf8: bool,
-    /// REQUIRETLS was asked for (RFC 8689).
-    pub requiretls: bool,
+    /// RFC 8689: Some(true) when REQUIRETLS was asked for (verified TLS all the way), Some(false)
+    /// for a message with `TLS-Required: No` (deliver even where policy asks for TLS), None for
+    /// neither.
+    pub requiretls: Option<bool>,
     /// When it was queued, seconds since the epoch.
     pub created: i64,
     /// When the next delivery attempt is due, seconds since the epoch.
@@ -98,7 +100,8 @@ pub struct NewQueued {
     /// (recipient address, its domain in ASCII).
     pub recipients: Vec<(String, String)>,
     pub smtputf8: bool,
-    pub requiretls: bool,
+    /// See [`QueueEntry::requiretls`].
+    pub requiretls: Option<bool>,
     pub message_id: String,
     /// Seconds since the epoch: `created` and the first `next_attempt`.
     pub now: i64,

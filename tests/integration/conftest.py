@@ -103,3 +103,103 @@ def start_localserve(tmp_path):
 
 def moxctl(*args, input=None, timeout=10):
     return subprocess.run([str(MOXCTL), *args], input=input, capture_output=True, timeout=timeout, text=True)
+
+
+@pytest.fixture
+def dns():
+    """A DNS server on loopback serving records the test adds (see dnsserver.py)."""
+    from dnsserver import DnsServer
+
+    server = DnsServer()
+    yield server
+    server.stop()
+
+
+def self_signed(directory, name="localhost"):
+    """A self-signed certificate and key for `name` (PEM files), made with openssl."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+SERVE_STATIC = """hostname = "{hostname}"
+data_dir = "data"
+log_level = "debug,hickory=info,hickory_proto=info,hickory_resolver=info"
+{extra}
+[dns]
+nameservers = [{nameservers}]
+timeout_seconds = 2
+attempts = 1
+
+[listeners.local]
+ips = ["127.0.0.1"]
+tls = {{ cert_file = "cert.pem", key_file = "key.pem" }}
+smtp = {{ port = 0 }}
+submission = {{ port = 0 }}
+submissions = {{ port = 0 }}
+imap = {{ port = 0 }}
+imaps = {{ port = 0 }}
+"""
+
+SERVE_DYNAMIC = """[domains."moxide.test"]
+[domains."other.test"]
+
+[accounts.mjl]
+domain = "moxide.test"
+addresses = ["mjl@moxide.test", "info@moxide.test"]
+
+[accounts.other]
+domain = "other.test"
+addresses = ["other@other.test"]
+"""
+
+PASSWORD = "test1234pass"
+
+
+class Serve(Server):
+    """`moxide serve` with a config written for the test: domains moxide.test (account mjl) and
+    other.test (account other), both with password PASSWORD, on free loopback ports."""
+
+    def __init__(self, directory, dns_port=None, hostname="mx.moxide.test", static_extra="", dynamic=SERVE_DYNAMIC):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dir = directory
+        self.config = directory / "moxide.toml"
+        if not (directory / "cert.pem").exists():
+            self_signed(directory, hostname)
+        nameservers = f'"127.0.0.1:{dns_port}"' if dns_port else '"127.0.0.1:9"'
+        self.config.write_text(SERVE_STATIC.format(hostname=hostname, extra=static_extra, nameservers=nameservers))
+        domains = directory / "domains.toml"
+        if not domains.exists():
+            domains.write_text(dynamic)
+        super().__init__(["serve", "--config", str(self.config)], cwd=directory)
+
+    def start(self, timeout=20):
+        super().start(timeout)
+        for account in ("mjl", "other"):
+            r = moxctl("--config", str(self.config), "setpassword", account, input=PASSWORD + "\n")
+            assert r.returncode == 0, r.stderr
+        return self
+
+    def login(self, account):
+        return f"{account}@{'moxide.test' if account == 'mjl' else 'other.test'}", PASSWORD
+
+
+@pytest.fixture
+def serve(tmp_path, dns):
+    """A `moxide serve` for the test, resolving through the test's DNS server."""
+    servers = []
+
+    def start(**kwargs):
+        kwargs.setdefault("dns_port", dns.port)
+        server = Serve(tmp_path / "serve", **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()

@@ -14,14 +14,16 @@ use super::received::{Trace, received_header};
 use super::submission;
 use crate::actors::Services;
 use crate::actors::account::DeliverMessage;
+use crate::actors::queue::Enqueue;
 use crate::actors::registry::OpenAccount;
 use crate::address::Address;
 use crate::config::Mode;
-use crate::msgauth::verify::{self, Disposition, Inbound};
 use crate::msgauth::results;
+use crate::msgauth::verify::{self, Disposition, Inbound};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{Destination, Transaction};
 use crate::store::files::{MessageSource, Spool};
+use crate::store::queue::NewQueued;
 use crate::store::{Content, DeliveryMailbox, Flags, NewMessage, parts};
 
 /// Messages up to this size are parsed on the connection's thread, larger ones on the blocking
@@ -160,7 +162,10 @@ async fn incoming(
         // localserve records the results but never refuses or delays mail because of them.
         Disposition::Reject | Disposition::TempFail if localserve => DeliveryMailbox::inbox(),
         Disposition::Reject => {
-            tracing::info!(cid = trace.cid, "rejected by the sender domain's DMARC policy");
+            tracing::info!(
+                cid = trace.cid,
+                "rejected by the sender domain's DMARC policy"
+            );
             return Reply::new(
                 550,
                 (5, 7, 1),
@@ -199,14 +204,7 @@ async fn incoming(
         })
         .collect();
     let delivered = deliver_local(
-        &services,
-        &received,
-        parts,
-        copies,
-        mailbox,
-        now,
-        &txn,
-        &trace,
+        &services, &received, parts, copies, mailbox, now, &txn, &trace,
     )
     .await;
     drop(received);
@@ -363,8 +361,47 @@ async fn submit(
         if remote.is_empty() {
             return true;
         }
-        tracing::error!(cid = trace.cid, message_id = %message_id, "the outgoing queue is not available yet");
-        false
+        let smtputf8 = txn.params.smtputf8;
+        // The envelope as it will be sent: Unicode domains only where SMTPUTF8 allows them.
+        let text = |a: &Address| {
+            if smtputf8 {
+                a.to_string()
+            } else {
+                a.with_ascii_domain()
+            }
+        };
+        let requiretls = if txn.params.requiretls {
+            Some(true)
+        } else if submission::tls_required_no(&received.data) {
+            Some(false)
+        } else {
+            None
+        };
+        let new = NewQueued {
+            source: received.source.clone(),
+            prefix: prefix.clone(),
+            account: account.clone(),
+            mail_from: txn.mail_from.as_ref().map(text).unwrap_or_default(),
+            recipients: remote
+                .iter()
+                .map(|a| (text(a), a.domain.ascii().to_string()))
+                .collect(),
+            smtputf8,
+            requiretls,
+            message_id: message_id.clone(),
+            now,
+        };
+        match services.queue.send(Enqueue(new)).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(cid = trace.cid, error = %e, "queueing failed");
+                false
+            }
+            Err(e) => {
+                tracing::error!(cid = trace.cid, error = %e, "queueing failed");
+                false
+            }
+        }
     };
     let (local, queued) = futures_util::join!(local, queued);
     if local && queued {

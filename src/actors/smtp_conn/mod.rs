@@ -291,4 +291,3 @@ impl Handler<Closed> for SmtpConn {
         ctx.stop();
     }
 }
-

@@ -54,7 +54,6 @@ pub(super) fn received_header(t: &Trace, smtputf8: bool, rcpts: &[&Address], now
     h.into_bytes()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,18 @@ pub(super) fn missing_headers(data: &[u8], hostname: &str, now: i64) -> (Vec<u8>
     (added, message_id)
 }
 
+/// Whether the message says `TLS-Required: No` (RFC 8689 §5): deliver it even where a
+/// policy (MTA-STS, DANE) asks for TLS that cannot be had.
+pub(super) fn tls_required_no(data: &[u8]) -> bool {
+    MessageParser::new()
+        .parse_headers(data)
+        .and_then(|m| {
+            m.header_raw("TLS-Required")
+                .map(|v| v.trim().eq_ignore_ascii_case("no"))
+        })
+        .unwrap_or(false)
+}
+
 /// 16 random bytes, hex: unique without coordination.
 fn random_id() -> String {
     let mut bytes = [0u8; 16];
@@ -85,12 +97,16 @@ mod tests {
 
     #[test]
     fn from_header_rules() {
-        let ok = from_addresses(b"From: Mjl <mjl@example.com>, other@example.com\r\n\r\nbody").unwrap();
+        let ok =
+            from_addresses(b"From: Mjl <mjl@example.com>, other@example.com\r\n\r\nbody").unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[0].to_string(), "mjl@example.com");
         for (message, why) in [
             (&b"Subject: x\r\n\r\nbody"[..], "no From"),
-            (b"From: a@example.com\r\nFrom: b@example.com\r\n\r\n", "more than one"),
+            (
+                b"From: a@example.com\r\nFrom: b@example.com\r\n\r\n",
+                "more than one",
+            ),
             (b"From: undisclosed-recipients:;\r\n\r\n", "no address"),
         ] {
             let err = from_addresses(message).unwrap_err();
@@ -104,7 +120,10 @@ mod tests {
         let (added, id) = missing_headers(b"From: a@example.com\r\n\r\nhi", "mail.example.com", 0);
         let added = String::from_utf8(added).unwrap();
         assert!(added.starts_with("Message-ID: <") && added.contains("@mail.example.com>\r\n"));
-        assert!(added.ends_with("Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"), "{added}");
+        assert!(
+            added.ends_with("Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"),
+            "{added}"
+        );
         assert!(id.ends_with("@mail.example.com"));
         let (added, id) = missing_headers(
             b"Message-ID: <x@y>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\n\r\n",
@@ -113,5 +132,13 @@ mod tests {
         );
         assert!(added.is_empty());
         assert_eq!(id, "x@y");
+    }
+
+    #[test]
+    fn tls_required_header() {
+        assert!(tls_required_no(b"TLS-Required: No\r\n\r\n"));
+        assert!(tls_required_no(b"tls-required:  no \r\n\r\n"));
+        assert!(!tls_required_no(b"TLS-Required: yes\r\n\r\n"));
+        assert!(!tls_required_no(b"Subject: x\r\n\r\nTLS-Required: No\r\n"));
     }
 }

@@ -419,7 +419,13 @@ mod tests {
                 last: true
             })
         );
-        for bad in [&b"BDAT"[..], b"BDAT -1", b"BDAT 1 NOW", b"BDAT 1 LAST x", b"BDAT +5"] {
+        for bad in [
+            &b"BDAT"[..],
+            b"BDAT -1",
+            b"BDAT 1 NOW",
+            b"BDAT 1 LAST x",
+            b"BDAT +5",
+        ] {
             assert!(
                 matches!(parse_command(bad), Err(CommandError::Syntax(_))),
                 "{bad:?}"

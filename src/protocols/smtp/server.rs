@@ -357,15 +357,19 @@ impl Session {
                 // RFC 5321 §4.5.1: <Postmaster> without a domain reaches our postmaster.
                 let to = match to {
                     Some(to) => to,
-                    None => match Address::parse_simple(&format!(
-                        "postmaster@{}",
-                        self.config.hostname
-                    )) {
-                        Ok(a) => a,
-                        Err(_) => {
-                            return self.reply(Reply::new(550, (5, 1, 1), "no postmaster here"));
+                    None => {
+                        match Address::parse_simple(&format!("postmaster@{}", self.config.hostname))
+                        {
+                            Ok(a) => a,
+                            Err(_) => {
+                                return self.reply(Reply::new(
+                                    550,
+                                    (5, 1, 1),
+                                    "no postmaster here",
+                                ));
+                            }
                         }
-                    },
+                    }
                 };
                 self.rcpt(to, utf8, policy)
             }
@@ -425,13 +429,7 @@ impl Session {
         Reply::plain(250, lines)
     }
 
-    fn mail(
-        &mut self,
-        from: Option<Address>,
-        params: MailParams,
-        utf8: bool,
-        policy: &dyn Policy,
-    ) {
+    fn mail(&mut self, from: Option<Address>, params: MailParams, utf8: bool, policy: &dyn Policy) {
         if self.helo.is_none() {
             return self.bad(Reply::new(503, (5, 5, 1), "send EHLO first"));
         }

@@ -49,7 +49,7 @@ fn message(body: &str, recipients: &[&str]) -> NewQueued {
             })
             .collect(),
         smtputf8: recipients.iter().any(|r| !r.is_ascii()),
-        requiretls: false,
+        requiretls: None,
         message_id: format!("<{body}@localhost>"),
         now: 1_700_000_000,
     }

@@ -394,7 +394,10 @@ fn cram_md5_and_scram_through_the_session() {
 fn chunking_delivers_and_keeps_bytes_exact() {
     let mut t = T::new(false);
     let ehlo = t.send("EHLO x\r\n");
-    assert!(ehlo.contains("250-CHUNKING\r\n") && !ehlo.contains("REQUIRETLS"), "{ehlo}");
+    assert!(
+        ehlo.contains("250-CHUNKING\r\n") && !ehlo.contains("REQUIRETLS"),
+        "{ehlo}"
+    );
     // Pipelined: MAIL, RCPT, two chunks, the second LAST; no dot-unstuffing inside chunks.
     let out = t.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 12\r\nA: b\r\n\r\n.x\r\nBDAT 0 LAST\r\nNOOP\r\n");
     assert_eq!(
@@ -423,7 +426,10 @@ fn chunking_errors_consume_the_chunk() {
     // DATA after BDAT, and RCPT after BDAT, are sequence errors.
     t.send("MAIL FROM:<>\r\nRCPT TO:<mjl@example.com>\r\nBDAT 3\r\nA: ");
     assert_eq!(t.send("DATA\r\n"), "503 5.5.1 DATA after BDAT\r\n");
-    assert!(t.send("RCPT TO:<b@example.com>\r\n").starts_with("503 5.5.1"));
+    assert!(
+        t.send("RCPT TO:<b@example.com>\r\n")
+            .starts_with("503 5.5.1")
+    );
     // Too large: refused at the chunk that went over, the rest of the transaction too.
     let out = t.send(&format!("BDAT 200\r\n{}BDAT 1 LAST\r\nx", "y".repeat(200)));
     assert_eq!(
