@@ -82,11 +82,20 @@ def test_acknowledged_messages_survive_kill_under_load(tmp_path, start_localserv
     assert len(stored) == len(set(stored)), "a message was stored twice"
     missing = set(acked) - set(stored)
     assert not missing, f"{len(missing)} acknowledged messages lost"
-    # The store is consistent: uids are dense, sizes match what FETCH returns.
+    # The store is consistent and nothing half-written is visible: every stored message is
+    # one that was sent, whole, and its size is what FETCH returns.
     c = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
     c.login("mox@localhost", "moxmoxmox")
     c.select("INBOX")
-    typ, data = c.fetch("1:*", "(UID RFC822.SIZE)")
-    uids = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data]
-    assert uids == sorted(uids)
+    typ, data = c.fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[])")
+    uids = []
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        meta, body = item
+        uids.append(int(re.search(rb"UID (\d+)", meta).group(1)))
+        assert int(re.search(rb"RFC822.SIZE (\d+)", meta).group(1)) == len(body)
+        sent = re.search(rb"Message-ID: <(w\d+-\d+)@example.org>", body).group(1)
+        assert body.endswith(MESSAGE.replace(b"<m1@", b"<" + sent + b"@")), body[-200:]
+    assert uids == sorted(uids) and len(uids) == len(stored)
     c.logout()
