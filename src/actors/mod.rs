@@ -32,8 +32,9 @@ pub struct Services {
     pub auth_limiter: login::AuthLimiter,
     /// Server secret for SASL exchanges with unknown users (see `DataDir::server_secret`).
     pub sasl_key: [u8; 32],
-    /// The one DNS resolver (SPF, DKIM, DMARC, iprev, MX).
-    pub dns: Arc<mail_auth::MessageAuthenticator>,
+    /// The one DNS resolver (SPF, DKIM, DMARC, iprev, MX). None only in localserve without a
+    /// `[dns]` section: a development server does not ask the network unless told to.
+    pub dns: Option<Arc<mail_auth::MessageAuthenticator>>,
     /// Connections and messages per remote address on the smtp listeners.
     pub ip_limits: Arc<limits::IpLimits>,
 }

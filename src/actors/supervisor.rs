@@ -72,7 +72,14 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     let queue = QueueStore::open(&server, &data.queue_dir()).map_err(data_err)?;
     let sasl_key = data.server_secret().map_err(data_err)?;
     let acceptors = tls_acceptors(&config.static_config.listeners)?;
-    let dns = Arc::new(crate::dns::resolver(&config.static_config.dns)?);
+    let offline = matches!(config.mode, crate::config::Mode::Localserve { .. })
+        && config.static_config.dns.nameservers.is_empty();
+    let dns = if offline {
+        tracing::info!("no [dns] configured: incoming mail is not authenticated (localserve)");
+        None
+    } else {
+        Some(Arc::new(crate::dns::resolver(&config.static_config.dns)?))
+    };
     let ip_limits = super::limits::IpLimits::new(config.static_config.limits.clone());
     let bound = listener::bind_all(&config.static_config.listeners, |l| {
         l.tls

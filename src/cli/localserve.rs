@@ -1,6 +1,7 @@
 //! `moxide localserve`: a mail server for developing and testing against, with no set-up. It
 //! creates (or reuses) a configuration and data directory, listens on loopback only, delivers
-//! every message to its one account, and never rejects or delays mail because of DNS.
+//! every message to its one account, and never rejects or delays mail because of DNS (without a
+//! `[dns]` section it does not ask any name server at all).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +56,12 @@ submission = { port = 1587 }
 submissions = { port = 1465 }
 imap = { port = 1143 }
 imaps = { port = 1993 }
+
+# Incoming mail is authenticated (SPF, DKIM, DMARC, iprev) only when name servers are set here;
+# localserve records the results in Authentication-Results and never refuses or delays mail
+# because of them.
+# [dns]
+# nameservers = ["127.0.0.53"]
 "#;
 
 const DYNAMIC_FILE: &str = r#"# Domains and accounts of moxide localserve. Any address gets delivered to account "mox".

@@ -54,7 +54,8 @@ def test_message_read_back_byte_for_byte(localserve):
     header = body[: len(body) - len(MESSAGE)]
     fields = re.split(rb"\r\n(?![\t ])", header.rstrip(b"\r\n"))
     assert [f.split(b":")[0] for f in fields] == [b"Received", b"Authentication-Results"], fields
-    assert fields[1].startswith(b"Authentication-Results: localhost;\r\n\tiprev=")
+    # localserve without a [dns] section asks no name server: nothing is checked.
+    assert fields[1] == b"Authentication-Results: localhost; none (localserve without DNS)"
     assert size == len(body)
     assert modseq > 1
     assert modseq == highest

@@ -133,8 +133,17 @@ async fn incoming(
     } else {
         AUTH_TIMEOUT
     };
+    let Some(dns) = &services.dns else {
+        // localserve without a resolver: nothing to check with.
+        let header = format!(
+            "Authentication-Results: {}; none (localserve without DNS)\r\n",
+            trace.hostname
+        );
+        return finish_incoming(&services, received, txn, trace, header, DeliveryMailbox::inbox())
+            .await;
+    };
     let (header, disposition) =
-        match tokio::time::timeout(limit, verify::authenticate(&services.dns, &input)).await {
+        match tokio::time::timeout(limit, verify::authenticate(dns, &input)).await {
             Ok(v) => {
                 tracing::info!(
                     cid = trace.cid,
@@ -180,6 +189,19 @@ async fn incoming(
             );
         }
     };
+    finish_incoming(&services, received, txn, trace, header, mailbox).await
+}
+
+/// Stores an incoming message, its `Authentication-Results` field decided, in `mailbox` of each
+/// recipient's account.
+async fn finish_incoming(
+    services: &Services,
+    received: Received,
+    txn: Transaction,
+    trace: Trace,
+    header: String,
+    mailbox: DeliveryMailbox,
+) -> Reply {
     let parts = parse_parts(received.data.clone()).await;
     let mut accounts: BTreeMap<&str, Vec<&Address>> = BTreeMap::new();
     for r in &txn.recipients {
@@ -204,7 +226,7 @@ async fn incoming(
         })
         .collect();
     let delivered = deliver_local(
-        &services, &received, parts, copies, mailbox, now, &txn, &trace,
+        services, &received, parts, copies, mailbox, now, &txn, &trace,
     )
     .await;
     drop(received);
