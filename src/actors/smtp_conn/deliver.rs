@@ -139,8 +139,15 @@ async fn incoming(
             "Authentication-Results: {}; none (localserve without DNS)\r\n",
             trace.hostname
         );
-        return finish_incoming(&services, received, txn, trace, header, DeliveryMailbox::inbox())
-            .await;
+        return finish_incoming(
+            &services,
+            received,
+            txn,
+            trace,
+            header,
+            DeliveryMailbox::inbox(),
+        )
+        .await;
     };
     let (header, disposition) =
         match tokio::time::timeout(limit, verify::authenticate(dns, &input)).await {
