@@ -166,8 +166,11 @@ fn tls_connector(cert: &str) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
+/// Makes the DKIM-Signature header field for a message.
+type Signer = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// DKIM-Signature header fields for messages, from a PEM key: ed25519 or RSA.
-fn dkim_signer(spec: &str) -> Box<dyn Fn(&[u8]) -> Vec<u8>> {
+fn dkim_signer(spec: &str) -> Signer {
     use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
     use mail_auth::common::headers::HeaderWriter;
     use mail_auth::dkim::DkimSigner;
@@ -206,7 +209,7 @@ fn dkim_signer(spec: &str) -> Box<dyn Fn(&[u8]) -> Vec<u8>> {
 
 async fn smtp(addr: String, total: usize, size: usize, connections: usize, options: &[String]) {
     let mut tls = None;
-    let mut sign: Option<Box<dyn Fn(&[u8]) -> Vec<u8>>> = None;
+    let mut sign: Option<Signer> = None;
     for o in options {
         match o.split_once('=') {
             Some(("tls", cert)) => tls = Some(tls_connector(cert)),
