@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod metrics;
+pub mod msgauth;
 pub mod protocols;
 pub mod store;
 pub mod tls;

@@ -3,6 +3,7 @@
 //! reloaded while running: a new snapshot is validated, then swapped in; a bad edit keeps the old
 //! one.
 
+pub mod dkim;
 pub mod dynamic;
 pub mod static_config;
 
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::de::DeserializeOwned;
 
+pub use dkim::{DkimSelector, DomainDkim};
 pub use dynamic::{AccountConfig, Destination, DynamicConfig, DynamicFile};
 pub use static_config::{ListenerConfig, Protocol, StaticConfig, StaticFile};
 
