@@ -411,3 +411,46 @@ fn dkim_file_format_errors() {
         assert!(err.0[0].message.contains(message), "{err}");
     }
 }
+
+#[test]
+fn example_dkim_section_is_valid() {
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/domains.toml"))
+            .unwrap();
+    let lines: Vec<&str> = example.lines().collect();
+    let at = |text: &str| lines.iter().position(|l| l.starts_with(text)).unwrap();
+    // The commented-out section, uncommented, loads (with keys where it says).
+    let (start, end) = (
+        at("# [domains.\"example.com\".dkim]"),
+        at("# private_key_file = \"dkim/example.com/2026b"),
+    );
+    let section: Vec<&str> = lines[start..=end]
+        .iter()
+        .map(|&l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .collect();
+    let text = format!("{}\n{}\n", example, section.join("\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dkim_setup(dir.path(), &text);
+    let keys = dir.path().join("cfg/dkim/example.com");
+    std::fs::rename(
+        keys.join("dkim-test-rsa2048.pkcs8.pem"),
+        keys.join("2026b.rsa2048.pem"),
+    )
+    .unwrap();
+    let c = load_dynamic(&file).unwrap();
+    let d = c
+        .dkim_for(&crate::address::Domain::parse("example.com").unwrap())
+        .unwrap();
+    assert_eq!(d.sign.len(), 2);
+    // The defaults it documents are the defaults.
+    let (start, end) = (at("# # headers = ["), at("# #     \"List-Owner\""));
+    let doc: Vec<&str> = lines[start..=end]
+        .iter()
+        .map(|l| l.trim_start_matches("# #").split(" # ").next().unwrap())
+        .collect();
+    let doc: std::collections::HashMap<String, Vec<String>> =
+        Figment::from(Toml::string(&doc.join("\n")))
+            .extract()
+            .unwrap();
+    assert_eq!(doc["headers"], dkim::DEFAULT_HEADERS);
+}
