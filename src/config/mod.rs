@@ -186,9 +186,11 @@ pub fn watch_dynamic(
     config: Arc<Config>,
     interval: Duration,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let path = config.static_config.domains_file.clone();
+    // Stamped before the thread starts: a thread scheduled late would otherwise take an edit
+    // made after "ready" for the version already loaded, and never reload it.
+    let mut last = file_stamp(&path);
     std::thread::Builder::new().name("config-watch".into()).spawn(move || {
-        let path = config.static_config.domains_file.clone();
-        let mut last = file_stamp(&path);
         loop {
             std::thread::sleep(interval);
             let now = file_stamp(&path);
