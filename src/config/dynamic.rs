@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::dkim::{DkimFile, DomainDkim};
 use super::{ConfigError, Problems};
 use crate::address::{Address, Domain, Localpart};
 
@@ -23,6 +24,8 @@ pub struct DynamicFile {
 pub struct DomainFile {
     #[serde(default)]
     pub description: String,
+    /// DKIM selectors and keys for signing outgoing mail from this domain.
+    pub dkim: Option<DkimFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +64,8 @@ pub struct DynamicConfig {
     addresses: HashMap<String, String>,
     /// ASCII domain → catch-all account.
     catchall: HashMap<String, String>,
+    /// ASCII domain → its DKIM selectors and loaded keys.
+    dkim: HashMap<String, DomainDkim>,
 }
 
 /// Whether `name` can name an account: it is also a directory name.
@@ -80,9 +85,15 @@ impl DynamicFile {
             file: file.to_path_buf(),
             ..DynamicConfig::default()
         };
-        for name in self.domains.keys() {
-            match Domain::parse(name) {
+        // Key files are relative to the directory of this file.
+        let base = file.parent().unwrap_or(Path::new("."));
+        for (name, domain_file) in self.domains {
+            match Domain::parse(&name) {
                 Ok(d) => {
+                    if let Some(dkim) = domain_file.dkim {
+                        let dkim = super::dkim::validate(&name, &d, dkim, base, &mut problems);
+                        config.dkim.insert(d.ascii().to_string(), dkim);
+                    }
                     if config.domains.insert(d.ascii().to_string(), d).is_some() {
                         problems.add(
                             &format!("domains.{name}"),
@@ -201,6 +212,12 @@ impl DynamicConfig {
             .map(|account| Destination {
                 account: account.clone(),
             })
+    }
+
+    /// The DKIM configuration for signing mail from `domain` (the From header's domain; the
+    /// caller decides), if it has one.
+    pub fn dkim_for(&self, domain: &Domain) -> Option<&DomainDkim> {
+        self.dkim.get(domain.ascii())
     }
 
     /// Whether mail for `domain` is ours.

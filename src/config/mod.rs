@@ -3,6 +3,7 @@
 //! reloaded while running: a new snapshot is validated, then swapped in; a bad edit keeps the old
 //! one.
 
+pub mod dkim;
 pub mod dynamic;
 pub mod static_config;
 
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::de::DeserializeOwned;
 
+pub use dkim::{DkimSelector, DomainDkim};
 pub use dynamic::{AccountConfig, Destination, DynamicConfig, DynamicFile};
 pub use static_config::{DnsConfig, Limits, ListenerConfig, Protocol, StaticConfig, StaticFile};
 
@@ -184,9 +186,11 @@ pub fn watch_dynamic(
     config: Arc<Config>,
     interval: Duration,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let path = config.static_config.domains_file.clone();
+    // Stamped before the thread starts: a thread scheduled late would otherwise take an edit
+    // made after "ready" for the version already loaded, and never reload it.
+    let mut last = file_stamp(&path);
     std::thread::Builder::new().name("config-watch".into()).spawn(move || {
-        let path = config.static_config.domains_file.clone();
-        let mut last = file_stamp(&path);
         loop {
             std::thread::sleep(interval);
             let now = file_stamp(&path);

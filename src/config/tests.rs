@@ -184,3 +184,273 @@ fn same_address_twice_in_one_account() {
         "{err}"
     );
 }
+
+/// A dynamic file in `dir/cfg` with DKIM key files beside it (paths relative to it).
+fn dkim_setup(dir: &Path, domains: &str) -> PathBuf {
+    use crate::msgauth::sign::tests::{ed25519_pem, test_data};
+    let cfg = dir.join("cfg");
+    let keys = cfg.join("dkim/example.com");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("2026a.ed25519.pem"), ed25519_pem()).unwrap();
+    for name in [
+        "dkim-test-rsa2048.pkcs1.pem",
+        "dkim-test-rsa2048.pkcs8.pem",
+        "dkim-test-rsa1024.pkcs8.pem",
+        "dkim-test-rsa512.pkcs8.pem",
+        "dkim-test-p256.pkcs8.pem",
+    ] {
+        std::fs::copy(test_data(name), keys.join(name)).unwrap();
+    }
+    std::fs::write(keys.join("garbage.pem"), "not a key\n").unwrap();
+    write(&cfg, "domains.toml", domains)
+}
+
+const DKIM_DOMAINS: &str = r#"
+[domains."example.com".dkim]
+sign = ["2026a", "2026b"]
+[domains."example.com".dkim.selectors.2026a]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+[domains."example.com".dkim.selectors.2026b]
+private_key_file = "dkim/example.com/dkim-test-rsa2048.pkcs1.pem"
+hash = "SHA256"
+canonicalization = "simple/relaxed"
+headers = ["From", "Subject", "List-Id"]
+oversign = false
+expiration = "72h"
+[domains."example.com".dkim.selectors.next]
+private_key_file = "dkim/example.com/dkim-test-rsa2048.pkcs8.pem"
+expiration = 3600
+
+[domains."møx.example".dkim]
+sign = ["s1"]
+[domains."møx.example".dkim.selectors.s1]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+
+[domains."nodkim.example"]
+"#;
+
+#[test]
+fn dkim_selectors_load_with_keys_relative_to_the_dynamic_file() {
+    use crate::address::Domain;
+    use crate::msgauth::sign::key::KeyAlgorithm;
+    use mail_auth::dkim::Canonicalization;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dkim_setup(dir.path(), DKIM_DOMAINS);
+    let c = load_dynamic(&file).unwrap();
+    let d = c.dkim_for(&Domain::parse("Example.COM").unwrap()).unwrap();
+    let names: Vec<&str> = d.sign.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["2026a", "2026b"]);
+    assert_eq!(d.selectors.len(), 3);
+    let a = &d.selectors["2026a"];
+    assert_eq!(a.key.algorithm(), KeyAlgorithm::Ed25519);
+    assert_eq!(
+        a.key_file,
+        dir.path().join("cfg/dkim/example.com/2026a.ed25519.pem")
+    );
+    assert_eq!(
+        (a.header_canonicalization, a.body_canonicalization),
+        (Canonicalization::Relaxed, Canonicalization::Relaxed)
+    );
+    assert!(a.oversign && a.expiration.is_none());
+    assert_eq!(a.headers, dkim::DEFAULT_HEADERS);
+    let b = &d.selectors["2026b"];
+    assert_eq!(b.key.algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(
+        (b.header_canonicalization, b.body_canonicalization),
+        (Canonicalization::Simple, Canonicalization::Relaxed)
+    );
+    assert_eq!(b.headers, ["From", "Subject", "List-Id"]);
+    assert!(!b.oversign);
+    assert_eq!(b.expiration, Some(72 * 3600));
+    assert_eq!(d.selectors["next"].expiration, Some(3600));
+    assert!(b.dns_txt_record().starts_with("v=DKIM1; k=rsa; p=MII"));
+    // Keys are shared, not copied, when a snapshot is cloned.
+    let clone = c.clone();
+    assert!(std::sync::Arc::ptr_eq(
+        &clone.dkim_for(&d.domain).unwrap().sign[0],
+        &d.sign[0]
+    ));
+
+    // An internationalised domain signs with its ASCII name as d=.
+    let idn = c
+        .dkim_for(&Domain::parse("xn--mx-lka.example").unwrap())
+        .unwrap();
+    let headers =
+        crate::msgauth::sign::dkim_sign(idn, b"From: a@m\xc3\xb8x.example\r\n\r\nhi\r\n", 1)
+            .unwrap();
+    assert!(
+        String::from_utf8(headers)
+            .unwrap()
+            .contains(" d=xn--mx-lka.example;")
+    );
+    assert!(
+        c.dkim_for(&Domain::parse("nodkim.example").unwrap())
+            .is_none()
+    );
+    // Debug output of the configuration never holds key material.
+    let debug = format!("{c:?}");
+    assert!(
+        debug.contains("DkimPrivateKey { algorithm: Ed25519, .. }"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn dkim_problems_name_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dkim_setup(
+        dir.path(),
+        r#"
+[domains."example.com".dkim]
+sign = ["good", "nope", "good", "bad_name", "small"]
+[domains."example.com".dkim.selectors.good]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+[domains."example.com".dkim.selectors.missing]
+private_key_file = "dkim/example.com/missing.pem"
+[domains."example.com".dkim.selectors.garbage]
+private_key_file = "dkim/example.com/garbage.pem"
+[domains."example.com".dkim.selectors.ec]
+private_key_file = "dkim/example.com/dkim-test-p256.pkcs8.pem"
+[domains."example.com".dkim.selectors.small]
+private_key_file = "dkim/example.com/dkim-test-rsa512.pkcs8.pem"
+[domains."example.com".dkim.selectors.rsa1024]
+private_key_file = "dkim/example.com/dkim-test-rsa1024.pkcs8.pem"
+[domains."example.com".dkim.selectors.bad_name]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+[domains."example.com".dkim.selectors.options]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+hash = "sha1"
+canonicalization = "relaxed"
+headers = ["To", "Received", "to", "Bad Name"]
+[domains."example.com".dkim.selectors.hash]
+private_key_file = "dkim/example.com/2026a.ed25519.pem"
+hash = "sha512"
+"#,
+    );
+    let err = load_dynamic(&file).unwrap_err();
+    let text = err.to_string();
+    let k = "domains.example.com.dkim";
+    let expect = |key: &str, message: &str| {
+        assert!(
+            err.0.iter().any(|p| p.key == format!("{k}.{key}")
+                && p.message.contains(message)
+                && p.file == file),
+            "no {key}: {message} in\n{text}"
+        );
+    };
+    expect("selectors.missing.private_key_file", "cannot read ");
+    expect(
+        "selectors.missing.private_key_file",
+        "cfg/dkim/example.com/missing.pem",
+    );
+    expect(
+        "selectors.garbage.private_key_file",
+        "not an ed25519 or RSA private key",
+    );
+    expect(
+        "selectors.ec.private_key_file",
+        "not an ed25519 or RSA private key",
+    );
+    expect(
+        "selectors.small.private_key_file",
+        "RSA key of 512 bits: keys under 1024 bits are refused",
+    );
+    expect(
+        "selectors.rsa1024.private_key_file",
+        "RSA key of 1024 bits: signing needs 2048 to 4096 bits",
+    );
+    expect("selectors.bad_name", "a selector name is a DNS label");
+    expect("sign[1]", "unknown selector \"nope\"");
+    expect("sign[2]", "selector good is listed twice");
+    expect("selectors.options.hash", "sha1 must not be used");
+    expect("selectors.hash.hash", "only sha256 is supported");
+    expect("selectors.options.canonicalization", "\"header/body\"");
+    expect(
+        "selectors.options.headers[1]",
+        "Received changes in transit",
+    );
+    expect("selectors.options.headers[2]", "to is listed twice");
+    expect("selectors.options.headers[3]", "not a header field name");
+    expect("selectors.options.headers", "From must be signed");
+    // A sign entry naming a selector with its own problem is not reported again.
+    assert!(
+        !text.contains("sign[3]") && !text.contains("sign[4]"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "{}: {k}.selectors.small.private_key_file: RSA key of 512 bits",
+        file.display()
+    )));
+    assert_eq!(err.0.len(), 15, "{text}");
+}
+
+#[test]
+fn dkim_file_format_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[domains.\"example.com\".dkim.selectors.a]\nprivate_key_file = \"dkim/example.com/2026a.ed25519.pem\"\n";
+    for (extra, key, message) in [
+        (
+            "expiration = \"3x\"\n",
+            "expiration",
+            "invalid duration \"3x\"",
+        ),
+        ("expiration = 0\n", "expiration", "more than 0"),
+        ("expiration = -5\n", "expiration", "more than 0"),
+        ("expiration = true\n", "expiration", "a duration such as"),
+        ("oversign = \"yes\"\n", "oversign", "bool"),
+        ("selector = \"a\"\n", "selector", "unknown field"),
+    ] {
+        let file = dkim_setup(dir.path(), &format!("{base}{extra}"));
+        let err = load_dynamic(&file).unwrap_err();
+        assert_eq!(
+            err.0[0].key,
+            format!("domains.example.com.dkim.selectors.a.{key}"),
+            "{err}"
+        );
+        assert!(err.0[0].message.contains(message), "{err}");
+    }
+}
+
+#[test]
+fn example_dkim_section_is_valid() {
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/domains.toml"))
+            .unwrap();
+    let lines: Vec<&str> = example.lines().collect();
+    let at = |text: &str| lines.iter().position(|l| l.starts_with(text)).unwrap();
+    // The commented-out section, uncommented, loads (with keys where it says).
+    let (start, end) = (
+        at("# [domains.\"example.com\".dkim]"),
+        at("# private_key_file = \"dkim/example.com/2026b"),
+    );
+    let section: Vec<&str> = lines[start..=end]
+        .iter()
+        .map(|&l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .collect();
+    let text = format!("{}\n{}\n", example, section.join("\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dkim_setup(dir.path(), &text);
+    let keys = dir.path().join("cfg/dkim/example.com");
+    std::fs::rename(
+        keys.join("dkim-test-rsa2048.pkcs8.pem"),
+        keys.join("2026b.rsa2048.pem"),
+    )
+    .unwrap();
+    let c = load_dynamic(&file).unwrap();
+    let d = c
+        .dkim_for(&crate::address::Domain::parse("example.com").unwrap())
+        .unwrap();
+    assert_eq!(d.sign.len(), 2);
+    // The defaults it documents are the defaults.
+    let (start, end) = (at("# # headers = ["), at("# #     \"List-Owner\""));
+    let doc: Vec<&str> = lines[start..=end]
+        .iter()
+        .map(|l| l.trim_start_matches("# #").split(" # ").next().unwrap())
+        .collect();
+    let doc: std::collections::HashMap<String, Vec<String>> =
+        Figment::from(Toml::string(&doc.join("\n")))
+            .extract()
+            .unwrap();
+    assert_eq!(doc["headers"], dkim::DEFAULT_HEADERS);
+}

@@ -1,5 +1,6 @@
-//! Message authentication: checking incoming mail (SPF, DKIM, DMARC, iprev) and the
-//! `Authentication-Results` header field.
+//! Message authentication: checking incoming mail (SPF, DKIM, DMARC, iprev) with the
+//! `Authentication-Results` header field, and DKIM signing of outgoing mail.
 
 pub mod results;
+pub mod sign;
 pub mod verify;
