@@ -13,6 +13,9 @@ use crate::address::{Address, Domain, Localpart};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicFile {
+    /// The account that gets mail for postmaster@ of every domain (RFC 5321 §4.5.1) when no
+    /// account lists that address itself, and for `<Postmaster>` without a domain.
+    pub postmaster: Option<String>,
     #[serde(default)]
     pub domains: BTreeMap<String, DomainFile>,
     #[serde(default)]
@@ -66,6 +69,8 @@ pub struct DynamicConfig {
     catchall: HashMap<String, String>,
     /// ASCII domain → its DKIM selectors and loaded keys.
     dkim: HashMap<String, DomainDkim>,
+    /// The postmaster account.
+    pub postmaster: Option<String>,
 }
 
 /// Whether `name` can name an account: it is also a directory name.
@@ -197,6 +202,13 @@ impl DynamicFile {
                 },
             );
         }
+        if let Some(account) = &self.postmaster {
+            if config.accounts.contains_key(account) {
+                config.postmaster = Some(account.clone());
+            } else {
+                problems.add("postmaster", format!("no account {account:?}"));
+            }
+        }
         problems.finish()?;
         Ok(config)
     }
@@ -206,8 +218,15 @@ impl DynamicConfig {
     /// The account mail for `address` goes to: its configured address, else the catch-all of
     /// its domain.
     pub fn destination(&self, address: &Address) -> Option<Destination> {
+        let postmaster = || {
+            self.postmaster
+                .as_ref()
+                .filter(|_| address.localpart.normalized() == "postmaster")
+                .filter(|_| self.is_local_domain(&address.domain))
+        };
         self.addresses
             .get(&address.lookup_key())
+            .or_else(postmaster)
             .or_else(|| self.catchall.get(address.domain.ascii()))
             .map(|account| Destination {
                 account: account.clone(),

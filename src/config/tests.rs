@@ -33,6 +33,38 @@ fn valid_dynamic_config_routes_addresses() {
 }
 
 #[test]
+fn postmaster_account_gets_postmaster_of_every_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+postmaster = "admin"
+[domains."example.com"]
+[domains."example.org"]
+[accounts.admin]
+domain = "example.com"
+addresses = ["admin"]
+[accounts.other]
+domain = "example.org"
+addresses = ["postmaster@example.org", "@example.org"]
+"#;
+    let c = load_dynamic(&write(dir.path(), "domains.toml", text)).unwrap();
+    let dest = |a: &str| {
+        c.destination(&crate::address::Address::parse_simple(a).unwrap())
+            .map(|d| d.account)
+    };
+    assert_eq!(dest("PostMaster@example.com").as_deref(), Some("admin"));
+    // An address listed by an account wins; postmaster goes before a catch-all otherwise.
+    assert_eq!(dest("postmaster@example.org").as_deref(), Some("other"));
+    assert_eq!(dest("postmaster@elsewhere.example"), None);
+    let bad = text.replace("postmaster = \"admin\"", "postmaster = \"nobody\"");
+    let err = load_dynamic(&write(dir.path(), "domains.toml", &bad)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("postmaster: no account \"nobody\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn problems_name_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

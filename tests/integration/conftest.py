@@ -146,7 +146,9 @@ imap = {{ port = 0 }}
 imaps = {{ port = 0 }}
 """
 
-SERVE_DYNAMIC = """[domains."moxide.test"]
+SERVE_DYNAMIC = """postmaster = "mjl"
+
+[domains."moxide.test"]
 [domains."other.test"]
 
 [accounts.mjl]

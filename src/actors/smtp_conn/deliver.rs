@@ -19,6 +19,7 @@ use crate::actors::registry::OpenAccount;
 use crate::address::Address;
 use crate::config::Mode;
 use crate::msgauth::results;
+use crate::msgauth::sign::dkim_sign;
 use crate::msgauth::verify::{self, Disposition, Inbound};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{Destination, Transaction};
@@ -350,8 +351,33 @@ async fn submit(
     }
     let now = crate::store::account::now();
     let (added, message_id) = submission::missing_headers(&received.data, &trace.hostname, now);
+    let signatures = match dynamic.dkim_for(&from[0].domain) {
+        Some(dkim) => {
+            let (dkim, data, added) = (dkim.clone(), received.data.clone(), added.clone());
+            // The signatures cover the message as it leaves: with the fields added here.
+            let sign = move || {
+                let mut message = added;
+                message.extend_from_slice(&data);
+                dkim_sign(&dkim, &message, now)
+            };
+            let signed = if received.data.len() as u64 <= INLINE_PARSE_LIMIT {
+                sign()
+            } else {
+                match actix_rt::task::spawn_blocking(sign).await {
+                    Ok(signed) => signed,
+                    Err(e) => return temporary(trace.cid, &e.to_string()),
+                }
+            };
+            match signed {
+                Ok(s) => s,
+                Err(e) => return temporary(trace.cid, &format!("DKIM signing: {e}")),
+            }
+        }
+        None => Vec::new(),
+    };
     let all: Vec<&Address> = txn.recipients.iter().map(|r| &r.address).collect();
     let mut prefix = received_header(&trace, txn.params.smtputf8, &all, now);
+    prefix.extend_from_slice(&signatures);
     prefix.extend_from_slice(&added);
 
     let parts = parse_parts(received.data.clone()).await;

@@ -87,6 +87,7 @@ impl SmtpConn {
             submission: self.listener.protocol.is_submission(),
             remote: self.remote.ip(),
             limits: self.services.ip_limits.clone(),
+            hostname: self.listener.hostname.clone(),
         }
     }
 

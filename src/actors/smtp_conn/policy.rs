@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::actors::limits::IpLimits;
-use crate::address::Address;
+use crate::address::{Address, Domain};
 use crate::config::{DynamicConfig, Mode};
 use crate::protocols::smtp::Reply;
 use crate::protocols::smtp::server::{Destination, Policy, RcptDecision};
@@ -17,6 +17,8 @@ pub(super) struct ConnPolicy {
     pub submission: bool,
     pub remote: IpAddr,
     pub limits: Arc<IpLimits>,
+    /// Our host name: postmaster@ it (and `<Postmaster>`) reach the postmaster account too.
+    pub hostname: Domain,
 }
 
 impl ConnPolicy {
@@ -73,6 +75,14 @@ impl Policy for ConnPolicy {
         }
         if let Some(d) = self.dynamic.destination(rcpt) {
             return RcptDecision::Accept(Destination::Local { account: d.account });
+        }
+        if rcpt.domain == self.hostname
+            && rcpt.localpart.normalized() == "postmaster"
+            && let Some(account) = &self.dynamic.postmaster
+        {
+            return RcptDecision::Accept(Destination::Local {
+                account: account.clone(),
+            });
         }
         if self.dynamic.is_local_domain(&rcpt.domain) {
             return RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"));
