@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, DmarcResult, IprevResult, MessageAuthenticator, SpfOutput,
@@ -218,6 +219,12 @@ fn spf_outcome(output: &SpfOutput) -> Outcome {
 fn dkim_outcome(result: &DkimResult) -> Outcome {
     match result {
         DkimResult::Pass => Outcome::Pass,
+        // mail-auth reports a body hash that does not match as neutral; RFC 6376 §6.1.3 makes
+        // it a failed signature ("body hash did not verify"), which is `fail` in RFC 8601
+        // §2.7.1, the same as a header hash that does not verify.
+        DkimResult::Neutral(mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)) => {
+            Outcome::Fail
+        }
         DkimResult::Neutral(_) => Outcome::Neutral,
         DkimResult::Fail(_) => Outcome::Fail,
         DkimResult::PermError(_) => Outcome::PermError,
@@ -270,6 +277,39 @@ mod tests {
                 want,
                 "{outcome:?} {policy:?}"
             );
+        }
+    }
+
+    #[test]
+    fn dkim_outcomes() {
+        use mail_auth::Error;
+        let cases = [
+            (DkimResult::Pass, Outcome::Pass),
+            (
+                DkimResult::Neutral(Error::Dkim(DkimError::FailedBodyHashMatch)),
+                Outcome::Fail,
+            ),
+            (
+                DkimResult::Fail(Error::Crypto(
+                    mail_auth::common::crypto::CryptoError::FailedVerification,
+                )),
+                Outcome::Fail,
+            ),
+            (
+                DkimResult::Neutral(Error::Dkim(DkimError::SignatureExpired)),
+                Outcome::Neutral,
+            ),
+            (
+                DkimResult::Neutral(Error::Dkim(DkimError::UnsupportedVersion)),
+                Outcome::Neutral,
+            ),
+            (
+                DkimResult::PermError(Error::Dkim(DkimError::RevokedPublicKey)),
+                Outcome::PermError,
+            ),
+        ];
+        for (result, want) in cases {
+            assert_eq!(dkim_outcome(&result), want, "{result:?}");
         }
     }
 
