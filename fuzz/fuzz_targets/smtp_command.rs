@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     };
     // Exercise what the session does with parsed addresses.
     match &cmd {
-        Command::Mail { from: Some(a), .. } | Command::Rcpt { to: a, .. } => {
+        Command::Mail { from: Some(a), .. } | Command::Rcpt { to: Some(a), .. } => {
             let _ = (a.to_string(), a.lookup_key(), a.log_ascii(), a.is_ascii());
         }
         _ => {}

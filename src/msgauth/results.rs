@@ -132,19 +132,23 @@ impl AuthResults {
 /// The message without `Authentication-Results` fields that claim to come from us (RFC 8601
 /// §5: a field with our authserv-id that we did not add is a forgery); None when it has none.
 pub fn strip_forged(message: &[u8], authserv_id: &str) -> Option<Vec<u8>> {
-    let header_end = memchr::memmem::find(message, b"\r\n\r\n").map_or(message.len(), |i| i + 2);
+    // Header fields, each with its continuation lines, up to the first empty line.
     let mut fields: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < header_end {
-        let line_end =
-            memchr::memchr(b'\n', &message[i..header_end]).map_or(header_end, |n| i + n + 1);
-        let next_is_continuation = matches!(message.get(line_end), Some(b' ' | b'\t'));
-        if !next_is_continuation || line_end >= header_end {
-            fields.push((start, line_end));
-            start = line_end;
+    let mut header_end = message.len();
+    let mut line_start = 0;
+    while line_start < message.len() {
+        let rest = &message[line_start..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            header_end = line_start;
+            break;
         }
-        i = line_end;
+        let line_end = memchr::memchr(b'\n', rest).map_or(message.len(), |n| line_start + n + 1);
+        let continues = matches!(rest.first(), Some(b' ' | b'\t'));
+        match fields.last_mut() {
+            Some(field) if continues => field.1 = line_end,
+            _ => fields.push((line_start, line_end)),
+        }
+        line_start = line_end;
     }
     let forged = |field: &[u8]| {
         let Some(colon) = memchr::memchr(b':', field) else {
