@@ -278,13 +278,15 @@ impl Session {
                         return None;
                     };
                     let mut line: Vec<u8> = self.input.drain(..=i).collect();
+                    // Counted with its line ending, as MAX_LINE is, so that a line is refused
+                    // or not whatever packets it came in.
+                    if line.len() > MAX_LINE {
+                        self.bad(Reply::new(500, (5, 5, 2), "line too long"));
+                        continue;
+                    }
                     line.pop();
                     if line.last() == Some(&b'\r') {
                         line.pop();
-                    }
-                    if line.len() >= MAX_LINE {
-                        self.bad(Reply::new(500, (5, 5, 2), "line too long"));
-                        continue;
                     }
                     if matches!(self.phase, Phase::Auth(_)) {
                         self.auth_response(&line);

@@ -262,6 +262,21 @@ fn long_lines_and_many_errors() {
     let mut t = T::new(false);
     let long = format!("EHLO {}\r\nNOOP\r\n", "a".repeat(MAX_LINE + 10));
     assert_eq!(t.send(&long), "500 5.5.2 line too long\r\n250 2.0.0 ok\r\n");
+    // MAX_LINE bytes with the CRLF is the longest line, however it is split into packets.
+    let longest = format!("NOOP {}\r\n", "x".repeat(MAX_LINE - 7));
+    let over = format!("NOOP {}\r\n", "x".repeat(MAX_LINE - 6));
+    assert_eq!(longest.len(), MAX_LINE);
+    for split in [MAX_LINE - 2, MAX_LINE - 1, MAX_LINE] {
+        let (a, b) = longest.split_at(split);
+        assert_eq!(t.send(a) + &t.send(b), "250 2.0.0 ok\r\n", "{split}");
+        let (a, b) = over.split_at(split);
+        assert_eq!(
+            t.send(a) + &t.send(b),
+            "500 5.5.2 line too long\r\n",
+            "{split}"
+        );
+        t.send("NOOP\r\n");
+    }
     let out = t.send(&"X\r\n".repeat(20));
     assert_eq!(out.matches("500 5.5.2").count(), 10);
     assert!(out.ends_with("421 4.7.0 too many errors, closing connection\r\n"));
