@@ -218,3 +218,16 @@ def serve(tmp_path, dns):
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_serve(tmp_path_factory):
+    """One `serve` shared by the tests of a module, for tests that neither restart it nor change
+    its configuration (each pytest-xdist worker gets its own)."""
+    from dnsserver import DnsServer
+
+    dns = DnsServer()
+    server = Serve(tmp_path_factory.mktemp("serve") / "serve", dns_port=dns.port).start()
+    yield server
+    server.stop()
+    dns.stop()

@@ -19,7 +19,6 @@ import pytest
 import scramp
 
 from conftest import Serve
-from dnsserver import DnsServer
 
 MECHANISMS = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"]
 # What EHLO offers: -PLUS only where there is a TLS channel to bind to.
@@ -35,14 +34,9 @@ def context():
     return ctx
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One `serve` for the tests of this module that do not restart it."""
-    dns = DnsServer()
-    s = Serve(tmp_path_factory.mktemp("submission") / "serve", dns_port=dns.port).start()
-    yield s
-    s.stop()
-    dns.stop()
+@pytest.fixture
+def server(module_serve):
+    return module_serve
 
 
 def connect(server, transport, source=None):
