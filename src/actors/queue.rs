@@ -110,6 +110,8 @@ fn log_outcome(outcome: &QueueOutcome) {
                     rcpt_ascii = rcpt_ascii(e).map(display),
                     size = e.size,
                     message_id = %e.message_id,
+                    // RFC 8689: true for REQUIRETLS, false for `TLS-Required: No`.
+                    requiretls = e.requiretls,
                     "queued"
                 );
             }

@@ -21,6 +21,8 @@ class Server:
         self.args = args
         self.cwd = cwd
         self.env = env
+        # A command the binary runs under, e.g. `unshare --net ...` for a network namespace.
+        self.wrapper = []
         self.ports = {}
         self.proc = None
         self.stderr_path = None
@@ -30,7 +32,7 @@ class Server:
         self.stderr_path = log_dir / f"moxide-{len(list(log_dir.glob('moxide-*.log')))}.log"
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [str(BIN)] + self.args,
+            self.wrapper + [str(BIN)] + self.args,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             cwd=self.cwd,
@@ -51,7 +53,8 @@ class Server:
         raise RuntimeError(f"moxide did not become ready: {lines}")
 
     def log(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         return self.stderr_path.read_text(errors="replace") if self.stderr_path else ""
 
     def kill(self):
@@ -139,8 +142,8 @@ attempts = 1
 [listeners.local]
 ips = ["127.0.0.1"]
 tls = {{ cert_file = "cert.pem", key_file = "key.pem" }}
-smtp = {{ port = 0 }}
-submission = {{ port = 0 }}
+smtp = {{ port = 0{smtp} }}
+submission = {{ port = 0{submission} }}
 submissions = {{ port = 0 }}
 imap = {{ port = 0 }}
 imaps = {{ port = 0 }}
@@ -165,16 +168,22 @@ PASSWORD = "test1234pass"
 
 class Serve(Server):
     """`moxide serve` with a config written for the test: domains moxide.test (account mjl) and
-    other.test (account other), both with password PASSWORD, on free loopback ports."""
+    other.test (account other), both with password PASSWORD, on free loopback ports.
+    `static_extra` adds sections to moxide.toml (e.g. `[limits]`); `smtp` and `submission` add
+    settings to those services (e.g. `max_recipients = 100`)."""
 
-    def __init__(self, directory, dns_port=None, hostname="mx.moxide.test", static_extra="", dynamic=SERVE_DYNAMIC):
+    def __init__(self, directory, dns_port=None, hostname="mx.moxide.test", static_extra="", dynamic=SERVE_DYNAMIC,
+                 smtp="", submission=""):
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.config = directory / "moxide.toml"
         if not (directory / "cert.pem").exists():
             self_signed(directory, hostname)
         nameservers = f'"127.0.0.1:{dns_port}"' if dns_port else '"127.0.0.1:9"'
-        self.config.write_text(SERVE_STATIC.format(hostname=hostname, extra=static_extra, nameservers=nameservers))
+        self.config.write_text(SERVE_STATIC.format(
+            hostname=hostname, extra=static_extra, nameservers=nameservers,
+            smtp=f", {smtp}" if smtp else "", submission=f", {submission}" if submission else "",
+        ))
         domains = directory / "domains.toml"
         if not domains.exists():
             domains.write_text(dynamic)
@@ -189,6 +198,12 @@ class Serve(Server):
 
     def login(self, account):
         return f"{account}@{'moxide.test' if account == 'mjl' else 'other.test'}", PASSWORD
+
+    def queue_list(self):
+        """The lines of `moxctl queue list`."""
+        r = moxctl("--config", str(self.config), "queue", "list")
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
 
 
 @pytest.fixture
@@ -205,3 +220,16 @@ def serve(tmp_path, dns):
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_serve(tmp_path_factory):
+    """One `serve` shared by the tests of a module, for tests that neither restart it nor change
+    its configuration (each pytest-xdist worker gets its own)."""
+    from dnsserver import DnsServer
+
+    dns = DnsServer()
+    server = Serve(tmp_path_factory.mktemp("serve") / "serve", dns_port=dns.port).start()
+    yield server
+    server.stop()
+    dns.stop()

@@ -167,3 +167,64 @@ def test_imap_too_many_failed_logins_disconnects(localserve):
     got = c.until("t2 ")
     assert got[-2] == "* BYE too many failed logins"
     assert c.sock.recv(1) == b""
+
+
+def test_smtp_nul_bytes_and_non_ascii_in_commands(localserve):
+    c = Conn(localserve.ports["smtp"])
+    c.reply()
+    c.send(b"EHLO client.example\r\n")
+    assert c.reply()[-1] == "250 HELP"
+    for line, reply in [
+        (b"NOOP\0", "500 5.5.2 unknown command"),
+        (b"\0\0\0", "500 5.5.2 unknown command"),
+        (b"MAIL FROM:<a\0b@example.org>", '501 5.5.4 invalid localpart "a\\0b"'),
+        (b"MAIL FROM:<a@example.org>\0", "501 5.5.4 expected space after address"),
+        # What a reply quotes of the command never carries control characters back.
+        (b"MAIL FROM:<a@example.org> \0", "555 5.5.4 unsupported parameter  "),
+        (b"MAIL FROM:<\xff@example.org>", "501 5.5.4 command line is not UTF-8"),
+        # RFC 6531 §3.4: a non-ASCII address needs SMTPUTF8 on MAIL.
+        ("MAIL FROM:<δοκιμή@example.org>".encode(), "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter"),
+        (b"MAIL FROM:<a@example.org>", "250 2.1.0 sender ok"),
+        (b"RCPT TO:<mox@local\0host>", '501 5.5.4 invalid domain "local\\0host": only letters, digits and hyphens are allowed'),
+        (b'RCPT TO:<"mo\0x"@localhost>', "501 5.5.4 control character in localpart"),
+        ("RCPT TO:<δοκιμή@localhost>".encode(), "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter on MAIL"),
+        ("RCPT TO:<mox@παράδειγμα.δοκιμή>".encode(), "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter on MAIL"),
+        # The transaction survived all of that.
+        (b"RCPT TO:<mox@localhost>", "250 2.1.5 recipient ok"),
+        (b"DATA", "354 end data with <CR><LF>.<CR><LF>"),
+    ]:
+        c.send(line + b"\r\n")
+        assert c.reply() == [reply], line
+    c.send(b"Subject: survived\r\n\r\nbody\r\n.\r\n")
+    assert c.reply()[0].startswith("250 2.0.0 ")
+    # With SMTPUTF8 the same addresses go.
+    c.send("MAIL FROM:<δοκιμή@example.org> SMTPUTF8\r\nRCPT TO:<δοκιμή@localhost>\r\nRSET\r\n".encode())
+    assert [c.reply() for _ in range(3)] == [["250 2.1.0 sender ok"], ["250 2.1.5 recipient ok"], ["250 2.0.0 reset"]]
+    c.close()
+    assert inbox_subjects(localserve) == [b"Subject: survived"]
+
+
+def test_smtp_line_length_limit(localserve):
+    # 4096 bytes with the CRLF (RFC 5321 §4.5.3.1.4 asks for at least 512), however the line
+    # arrives in packets; a longer one is refused and skipped, and the transaction survives.
+    c = Conn(localserve.ports["smtp"])
+    c.reply()
+    c.send(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n")
+    assert c.reply()[-1] == "250 HELP"
+    assert c.reply() == ["250 2.1.0 sender ok"]
+    c.send(b"NOOP " + b"x" * 4089 + b"\r\n")
+    assert c.reply() == ["250 2.0.0 ok"]
+    c.send(b"NOOP " + b"x" * 4090 + b"\r\n")
+    assert c.reply() == ["500 5.5.2 line too long"]
+    for _ in range(3):
+        c.send(b"RCPT TO:<" + b"a" * 3000)
+    c.send(b"@localhost>\r\nRCPT TO:<mox@localhost>\r\nDATA\r\n")
+    assert c.reply() == ["500 5.5.2 line too long"]
+    assert c.reply() == ["250 2.1.5 recipient ok"]
+    assert c.reply()[0].startswith("354 ")
+    c.send(b"Subject: after long lines\r\n\r\n" + b"y" * 10000 + b"\r\n.\r\n")
+    # Lines of the message are not held to the command limit (RFC 5321 §4.5.3.1 asks for
+    # no limits where possible).
+    assert c.reply()[0].startswith("250 2.0.0 ")
+    c.close()
+    assert inbox_subjects(localserve) == [b"Subject: after long lines"]

@@ -45,10 +45,11 @@ impl fmt::Display for Reply {
         for i in 0..n {
             let sep = if i + 1 == n { ' ' } else { '-' };
             let text = self.lines.get(i).map(String::as_str).unwrap_or("");
-            // A reply line never carries CR or LF from a value it quotes.
+            // A reply line never carries CR, LF, NUL or another control character from a value
+            // it quotes (RFC 5321 §4.2: text is HT and printable characters).
             let text: String = text
                 .chars()
-                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
                 .collect();
             match self.status {
                 Some((a, b, c)) => write!(f, "{}{sep}{a}.{b}.{c} {text}\r\n", self.code)?,
@@ -75,5 +76,14 @@ mod tests {
         );
         let r = Reply::new(550, (5, 1, 1), "no such user\r\nINJECT");
         assert_eq!(r.to_string(), "550 5.1.1 no such user  INJECT\r\n");
+        let r = Reply::new(
+            555,
+            (5, 5, 4),
+            "unsupported parameter \0\x1b[1m\u{7f}\u{85}\tx",
+        );
+        assert_eq!(
+            r.to_string(),
+            "555 5.5.4 unsupported parameter   [1m  \tx\r\n"
+        );
     }
 }

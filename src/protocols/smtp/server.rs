@@ -278,13 +278,15 @@ impl Session {
                         return None;
                     };
                     let mut line: Vec<u8> = self.input.drain(..=i).collect();
+                    // Counted with its line ending, as MAX_LINE is, so that a line is refused
+                    // or not whatever packets it came in.
+                    if line.len() > MAX_LINE {
+                        self.bad(Reply::new(500, (5, 5, 2), "line too long"));
+                        continue;
+                    }
                     line.pop();
                     if line.last() == Some(&b'\r') {
                         line.pop();
-                    }
-                    if line.len() >= MAX_LINE {
-                        self.bad(Reply::new(500, (5, 5, 2), "line too long"));
-                        continue;
                     }
                     if matches!(self.phase, Phase::Auth(_)) {
                         self.auth_response(&line);
@@ -353,25 +355,13 @@ impl Session {
                 self.reply(Reply::plain(250, vec![text]));
             }
             Command::Mail { from, params, utf8 } => self.mail(from, params, utf8, policy),
-            Command::Rcpt { to, utf8 } => {
+            Command::Rcpt { to: Some(to), utf8 } => self.rcpt(to, utf8, false, policy),
+            Command::Rcpt { to: None, .. } => {
                 // RFC 5321 §4.5.1: <Postmaster> without a domain reaches our postmaster.
-                let to = match to {
-                    Some(to) => to,
-                    None => {
-                        match Address::parse_simple(&format!("postmaster@{}", self.config.hostname))
-                        {
-                            Ok(a) => a,
-                            Err(_) => {
-                                return self.reply(Reply::new(
-                                    550,
-                                    (5, 1, 1),
-                                    "no postmaster here",
-                                ));
-                            }
-                        }
-                    }
-                };
-                self.rcpt(to, utf8, policy)
+                match Address::parse_simple(&format!("postmaster@{}", self.config.hostname)) {
+                    Ok(to) => self.rcpt(to, false, true, policy),
+                    Err(_) => self.reply(Reply::new(550, (5, 1, 1), "no postmaster here")),
+                }
             }
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
@@ -483,7 +473,8 @@ impl Session {
         self.reply(Reply::new(250, (2, 1, 0), "sender ok"));
     }
 
-    fn rcpt(&mut self, to: Address, utf8: bool, policy: &dyn Policy) {
+    /// `postmaster`: `to` stands for `<Postmaster>`, the postmaster of this host.
+    fn rcpt(&mut self, to: Address, utf8: bool, postmaster: bool, policy: &dyn Policy) {
         let authenticated = self.authenticated.clone();
         let max = self.config.max_recipients;
         let Some(t) = &mut self.transaction else {
@@ -508,6 +499,15 @@ impl Session {
             ));
         }
         match policy.recipient(&to, authenticated.as_deref()) {
+            // Our postmaster is a local mailbox or none: never the outgoing queue, which would
+            // send it back here, and not "no relaying" to a client that named no domain. A
+            // temporary refusal stays one.
+            RcptDecision::Accept(Destination::Remote) if postmaster => {
+                self.reply(Reply::new(550, (5, 1, 1), format!("no mailbox for {to}")))
+            }
+            RcptDecision::Reject(reply) if postmaster && reply.code >= 500 => {
+                self.reply(Reply::new(550, (5, 1, 1), format!("no mailbox for {to}")))
+            }
             RcptDecision::Accept(destination) => {
                 t.recipients.push(Recipient {
                     address: to,

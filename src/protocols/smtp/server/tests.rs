@@ -29,6 +29,25 @@ impl Policy for LocalOnly {
     }
 }
 
+/// Submission-like: every address that is not mjl@example.com goes to the outgoing queue.
+struct Relaying;
+
+impl Policy for Relaying {
+    fn sender(&self, _: Option<&Address>, _: Option<&str>) -> Result<(), Reply> {
+        Ok(())
+    }
+
+    fn recipient(&self, rcpt: &Address, _: Option<&str>) -> RcptDecision {
+        if rcpt.to_string() == "mjl@example.com" {
+            RcptDecision::Accept(Destination::Local {
+                account: "mjl".into(),
+            })
+        } else {
+            RcptDecision::Accept(Destination::Remote)
+        }
+    }
+}
+
 struct T {
     s: Session,
     spooled: Vec<u8>,
@@ -58,9 +77,13 @@ impl T {
 
     /// Sends `input` and returns everything replied.
     fn send(&mut self, input: &str) -> String {
+        self.send_with(&LocalOnly, input)
+    }
+
+    fn send_with(&mut self, policy: &dyn Policy, input: &str) -> String {
         self.s.receive(input.as_bytes());
         let mut out = String::new();
-        while let Some(a) = self.s.poll(&LocalOnly) {
+        while let Some(a) = self.s.poll(policy) {
             match a {
                 Action::Reply(r) => out.push_str(&r.to_string()),
                 Action::Data(d) => self.spooled.extend(d),
@@ -239,6 +262,21 @@ fn long_lines_and_many_errors() {
     let mut t = T::new(false);
     let long = format!("EHLO {}\r\nNOOP\r\n", "a".repeat(MAX_LINE + 10));
     assert_eq!(t.send(&long), "500 5.5.2 line too long\r\n250 2.0.0 ok\r\n");
+    // MAX_LINE bytes with the CRLF is the longest line, however it is split into packets.
+    let longest = format!("NOOP {}\r\n", "x".repeat(MAX_LINE - 7));
+    let over = format!("NOOP {}\r\n", "x".repeat(MAX_LINE - 6));
+    assert_eq!(longest.len(), MAX_LINE);
+    for split in [MAX_LINE - 2, MAX_LINE - 1, MAX_LINE] {
+        let (a, b) = longest.split_at(split);
+        assert_eq!(t.send(a) + &t.send(b), "250 2.0.0 ok\r\n", "{split}");
+        let (a, b) = over.split_at(split);
+        assert_eq!(
+            t.send(a) + &t.send(b),
+            "500 5.5.2 line too long\r\n",
+            "{split}"
+        );
+        t.send("NOOP\r\n");
+    }
     let out = t.send(&"X\r\n".repeat(20));
     assert_eq!(out.matches("500 5.5.2").count(), 10);
     assert!(out.ends_with("421 4.7.0 too many errors, closing connection\r\n"));
@@ -476,5 +514,52 @@ fn sender_policy_and_postmaster() {
     assert_eq!(
         t.send("MAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\n"),
         "250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n"
+    );
+    assert_eq!(t.delivered.len(), 0);
+    assert_eq!(
+        t.send("DATA\r\nA: b\r\n\r\n.\r\n"),
+        "354 end data with <CR><LF>.<CR><LF>\r\n250 2.0.0 delivered\r\n"
+    );
+    assert_eq!(
+        t.delivered[0].recipients,
+        vec![Recipient {
+            address: Address::parse_simple("postmaster@mx.example.com").unwrap(),
+            destination: Destination::Local {
+                account: "admin".into()
+            },
+        }]
+    );
+}
+
+#[test]
+fn postmaster_without_a_mailbox_is_refused_clearly() {
+    // No mailbox for postmaster@ our host name: the refusal says so (not "no such user" for a
+    // name the client did not give, nor "no relaying" for a domain it did not give).
+    let mut t = T::new(false);
+    t.send("EHLO x\r\nMAIL FROM:<>\r\n");
+    let mut relaying = T::new(true);
+    relaying.s.authenticated = Some("mjl".into());
+    relaying.send_with(&Relaying, "EHLO x\r\nMAIL FROM:<>\r\n");
+    t.s.config.hostname = "other.example.com".into();
+    assert_eq!(
+        t.send("RCPT TO:<postmaster>\r\n"),
+        "550 5.1.1 no mailbox for postmaster@other.example.com\r\n"
+    );
+    // Where everything else may go to the outgoing queue, the postmaster of this host does not:
+    // the queue would send it back here.
+    assert_eq!(
+        relaying.send_with(
+            &Relaying,
+            "RCPT TO:<Postmaster>\r\nRCPT TO:<postmaster@mx.example.com>\r\n"
+        ),
+        "550 5.1.1 no mailbox for postmaster@mx.example.com\r\n250 2.1.5 recipient ok\r\n"
+    );
+    // Without MAIL the sequence error comes first.
+    assert_eq!(
+        T::new(false)
+            .send("EHLO x\r\nRCPT TO:<Postmaster>\r\n")
+            .lines()
+            .last(),
+        Some("503 5.5.1 send MAIL first")
     );
 }
