@@ -103,14 +103,16 @@ def test_max_recipients(serve):
 
 
 def test_recipients_on_the_mx(serve):
-    server = serve()
+    # No postmaster account configured.
+    server = serve(dynamic=SERVE_DYNAMIC.replace('postmaster = "mjl"\n', ""))
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
         s.ehlo("client.example")
         assert s.mail("sender@example.org") == (250, b"2.1.0 sender ok")
         assert s.rcpt("nobody@moxide.test") == (550, b"5.1.1 no such user")
         assert s.rcpt("someone@remote.example") == (550, b"5.7.1 not accepting mail for this domain (no relaying)")
-        # The server's host name is not one of its mail domains here.
-        assert s.rcpt("postmaster@mx.moxide.test") == (550, b"5.7.1 not accepting mail for this domain (no relaying)")
+        # The server's host name is not one of its mail domains here, but it is ours: never
+        # relayed.
+        assert s.rcpt("postmaster@mx.moxide.test") == (550, b"5.1.1 no such user")
         # <Postmaster> without a domain (RFC 5321 §4.1.1.3) is postmaster@ the host name, which
         # has no mailbox in this configuration: refused, saying so.
         assert s.rcpt("<Postmaster>") == (550, b"5.1.1 no mailbox for postmaster@mx.moxide.test")
@@ -126,6 +128,20 @@ def test_recipients_on_the_mx(serve):
         s.login(*server.login("mjl"))
         assert s.mail("mjl@moxide.test")[0] == 250
         assert s.rcpt("<Postmaster>") == (550, b"5.1.1 no mailbox for postmaster@mx.moxide.test")
+
+
+def test_postmaster_account(serve):
+    # `postmaster = "mjl"` in domains.toml: postmaster@ every domain and of the host name, and
+    # <Postmaster>, reach mjl unless an account lists the address itself.
+    server = serve()
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        s.ehlo("client.example")
+        assert s.mail("sender@example.org") == (250, b"2.1.0 sender ok")
+        for rcpt in ("<Postmaster>", "postmaster@mx.moxide.test", "PostMaster@other.test", "postmaster@moxide.test"):
+            assert s.rcpt(rcpt) == (250, b"2.1.5 recipient ok"), rcpt
+        code, text = s.data(message("to the postmaster"))
+        assert code == 250, text
+    assert subjects(server) == ["Subject: to the postmaster"]
 
 
 def test_postmaster_of_the_host_name(serve):

@@ -84,7 +84,9 @@ impl Policy for ConnPolicy {
                 account: account.clone(),
             });
         }
-        if self.dynamic.is_local_domain(&rcpt.domain) {
+        // Our own host name is ours even when it is no mail domain: mail for it is never
+        // relayed (or queued to come back here).
+        if self.dynamic.is_local_domain(&rcpt.domain) || rcpt.domain == self.hostname {
             return RcptDecision::Reject(Reply::new(550, (5, 1, 1), "no such user"));
         }
         if self.submission {
