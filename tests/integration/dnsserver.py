@@ -3,7 +3,7 @@ a test sets, with names that answer SERVFAIL to make lookups fail temporarily.""
 
 import threading
 
-from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, TXT, A
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
@@ -53,8 +53,14 @@ class Zone(BaseResolver):
                 "PTR": PTR,
             }[rtype](v)
             reply.add_answer(RR(qname, QTYPE.reverse[rtype], rdata=rdata, ttl=60))
-        if not values and not exists:
-            reply.header.rcode = RCODE.NXDOMAIN
+        if not values:
+            if not exists:
+                reply.header.rcode = RCODE.NXDOMAIN
+            # As a real server does: an SOA says for how long the negative answer holds
+            # (RFC 2308), so resolvers cache it.
+            apex = ".".join(name.split(".")[-2:]) or "."
+            soa = SOA(f"ns.{apex}.", f"hostmaster.{apex}.", (1, 3600, 600, 86400, 60))
+            reply.add_auth(RR(apex + ".", QTYPE.SOA, rdata=soa, ttl=60))
         return reply
 
 
