@@ -13,6 +13,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::group_commit::{self, GroupCommit};
 use super::mailbox::{MailboxActor, MailboxChanged, Publish, Unwatch, Watch};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
@@ -24,8 +25,6 @@ use crate::store::{
 /// Operations taken into one transaction at most, so one batch cannot grow without bound.
 const MAX_BATCH: usize = 512;
 
-type Waiter = oneshot::Sender<Result<WriteOutcome, StoreError>>;
-
 struct Watched {
     addr: Addr<MailboxActor>,
     sessions: HashSet<u64>,
@@ -34,8 +33,7 @@ struct Watched {
 pub struct AccountActor {
     name: String,
     store: Arc<AccountStore>,
-    pending: Vec<(WriteOp, Waiter)>,
-    committing: bool,
+    batches: GroupCommit<WriteOp, WriteOutcome>,
     mailboxes: HashMap<MailboxId, Watched>,
 }
 
@@ -44,8 +42,7 @@ impl AccountActor {
         AccountActor {
             name,
             store,
-            pending: Vec::new(),
-            committing: false,
+            batches: GroupCommit::new(MAX_BATCH),
             mailboxes: HashMap::new(),
         }
     }
@@ -55,41 +52,33 @@ impl AccountActor {
         op: WriteOp,
         ctx: &mut Context<Self>,
     ) -> oneshot::Receiver<Result<WriteOutcome, StoreError>> {
-        let (tx, rx) = oneshot::channel();
-        self.pending.push((op, tx));
+        let rx = self.batches.push(op);
         self.commit_next(ctx);
         rx
     }
 
     /// Starts committing what is queued, unless a commit is in flight (it will call again).
     fn commit_next(&mut self, ctx: &mut Context<Self>) {
-        if self.committing || self.pending.is_empty() {
+        let Some((ops, waiters)) = self.batches.next_batch() else {
             return;
-        }
-        self.committing = true;
-        let take = self.pending.len().min(MAX_BATCH);
-        let (ops, waiters): (Vec<WriteOp>, Vec<Waiter>) = self.pending.drain(..take).unzip();
+        };
         let store = self.store.clone();
         let n = ops.len();
         let started = std::time::Instant::now();
         let work = actix_rt::task::spawn_blocking(move || store.apply(ops));
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
-            act.committing = false;
+            act.batches.finished();
             match result {
                 Ok(batch) => {
                     metrics::COMMITS.add(1);
                     metrics::COMMITTED_OPS.add(n as u64);
                     tracing::debug!(account = %act.name, ops = n, ms = started.elapsed().as_millis() as u64, "committed");
                     act.publish(batch.changes);
-                    for (waiter, outcome) in waiters.into_iter().zip(batch.outcomes) {
-                        let _ = waiter.send(outcome);
-                    }
+                    group_commit::answer(waiters, batch.outcomes);
                 }
                 Err(e) => {
                     tracing::error!(account = %act.name, error = %e, "commit task failed");
-                    for waiter in waiters {
-                        let _ = waiter.send(Err(StoreError::CommitFailed(e.to_string())));
-                    }
+                    group_commit::fail(waiters, &e.to_string());
                 }
             }
             act.commit_next(ctx);

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod conn_io;
 pub mod ctl;
+pub mod group_commit;
 pub mod imap_conn;
 pub mod limits;
 pub mod listener;

@@ -9,30 +9,25 @@
 
 use std::sync::Arc;
 
-use actix::prelude::*;
-use tokio::sync::oneshot;
-
+use super::group_commit::{self, GroupCommit};
 use crate::address::Address;
 use crate::store::queue::{NewQueued, QueueEntry, QueueOp, QueueOutcome, QueueStore};
 use crate::store::{QueueId, StoreError};
+use actix::prelude::*;
 
 /// Operations taken into one transaction at most, so one batch cannot grow without bound.
 const MAX_BATCH: usize = 256;
 
-type Waiter = oneshot::Sender<Result<QueueOutcome, StoreError>>;
-
 pub struct QueueActor {
     store: Arc<QueueStore>,
-    pending: Vec<(QueueOp, Waiter)>,
-    committing: bool,
+    batches: GroupCommit<QueueOp, QueueOutcome>,
 }
 
 impl QueueActor {
     pub fn new(store: Arc<QueueStore>) -> QueueActor {
         QueueActor {
             store,
-            pending: Vec::new(),
-            committing: false,
+            batches: GroupCommit::new(MAX_BATCH),
         }
     }
 
@@ -43,8 +38,7 @@ impl QueueActor {
         ctx: &mut Context<Self>,
         map: fn(QueueOutcome) -> Option<T>,
     ) -> ResponseFuture<Result<T, StoreError>> {
-        let (tx, rx) = oneshot::channel();
-        self.pending.push((op, tx));
+        let rx = self.batches.push(op);
         self.commit_next(ctx);
         Box::pin(async move {
             let outcome = rx
@@ -57,18 +51,15 @@ impl QueueActor {
 
     /// Starts committing what is waiting, unless a commit is in flight (it will call again).
     fn commit_next(&mut self, ctx: &mut Context<Self>) {
-        if self.committing || self.pending.is_empty() {
+        let Some((ops, waiters)) = self.batches.next_batch() else {
             return;
-        }
-        self.committing = true;
-        let take = self.pending.len().min(MAX_BATCH);
-        let (ops, waiters): (Vec<QueueOp>, Vec<Waiter>) = self.pending.drain(..take).unzip();
+        };
         let store = self.store.clone();
         let n = ops.len();
         let started = std::time::Instant::now();
         let work = actix_rt::task::spawn_blocking(move || store.apply(ops));
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
-            act.committing = false;
+            act.batches.finished();
             match result {
                 Ok(outcomes) => {
                     tracing::debug!(
@@ -76,18 +67,14 @@ impl QueueActor {
                         ms = started.elapsed().as_millis() as u64,
                         "queue committed"
                     );
-                    for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
-                        if let Ok(outcome) = &outcome {
-                            log_outcome(outcome);
-                        }
-                        let _ = waiter.send(outcome);
+                    for outcome in outcomes.iter().flatten() {
+                        log_outcome(outcome);
                     }
+                    group_commit::answer(waiters, outcomes);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "queue commit task failed");
-                    for waiter in waiters {
-                        let _ = waiter.send(Err(StoreError::CommitFailed(e.to_string())));
-                    }
+                    group_commit::fail(waiters, &e.to_string());
                 }
             }
             act.commit_next(ctx);

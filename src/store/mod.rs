@@ -183,3 +183,17 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// Makes a batch durable in the one safe order: its files first (the index must never name a
+/// file that is not on disk), then the index commit. Blocking.
+pub fn commit_durably(
+    file_batch: &files::FileBatch,
+    files_root: &Path,
+    wtxn: heed::RwTxn,
+) -> Result<(), StoreError> {
+    file_batch.sync(files_root)?;
+    wtxn.commit()?;
+    // A durable LMDB commit syncs twice: data pages, then the meta page.
+    files::count_fsyncs(2);
+    Ok(())
+}

@@ -270,13 +270,7 @@ impl QueueStore {
                 outcome
             }));
         }
-        let committed = (|| -> Result<(), StoreError> {
-            // The files first: the index must never name a file that is not durable.
-            file_batch.sync(self.files.root())?;
-            wtxn.commit()?;
-            files::count_fsyncs(2);
-            Ok(())
-        })();
+        let committed = super::commit_durably(&file_batch, self.files.root(), wtxn);
         match committed {
             Ok(()) => {
                 // Not durable, and need not be: a file that comes back after a crash is an

@@ -8,7 +8,7 @@ mod messages;
 use heed::RwTxn;
 
 use super::account::{AccountStore, KEY_NEXT_MODSEQ};
-use super::files::{self, FileBatch};
+use super::files::FileBatch;
 use super::ids::{MessageId, ModSeq};
 use super::ops::{BatchResult, Change, WriteOp, WriteOutcome};
 use super::tables::mailboxes::{Mailbox, MailboxCounts};
@@ -54,13 +54,7 @@ impl AccountStore {
                 outcome
             }));
         }
-        let committed = (|| -> Result<(), StoreError> {
-            // The files first: the index must never name a file that is not durable.
-            file_batch.sync(self.files.root())?;
-            wtxn.commit()?;
-            files::count_fsyncs(2);
-            Ok(())
-        })();
+        let committed = crate::store::commit_durably(&file_batch, self.files.root(), wtxn);
         match committed {
             Ok(()) => {
                 for id in remove_after_commit {
