@@ -1,6 +1,10 @@
 //! Logging setup: tracing with structured fields, to stderr.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::OnceLock;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
 
 /// The filter for a configured level: a plain level or a full filter directive. `RUST_LOG`, when
 /// set, takes precedence at start-up.
@@ -23,6 +27,11 @@ pub fn filter(level: &str) -> Result<EnvFilter, String> {
     EnvFilter::try_new(&directive).map_err(|e| format!("invalid log filter {level:?}: {e}"))
 }
 
+type SetFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// Swaps the running filter (`moxctl loglevel`); set by [`init`].
+static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
+
 /// Installs the global subscriber. `json` switches to one JSON object per line.
 pub fn init(level: &str, json: bool) {
     let filter = std::env::var("RUST_LOG")
@@ -31,16 +40,31 @@ pub fn init(level: &str, json: bool) {
         .or_else(|| filter(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        builder.json().try_init()
+        registry.with(fmt.json()).try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt).try_init()
     };
-    if let Err(e) = result {
-        eprintln!("logging already set up: {e}");
+    match result {
+        Ok(()) => {
+            let _ = SET_FILTER.set(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }));
+        }
+        Err(e) => eprintln!("logging already set up: {e}"),
+    }
+}
+
+/// Changes the log level of the running process (a level or a filter, as in the config).
+pub fn set_level(level: &str) -> Result<(), String> {
+    let filter = filter(level)?;
+    match SET_FILTER.get() {
+        Some(set) => set(filter),
+        None => Err("logging is not set up in this process".into()),
     }
 }

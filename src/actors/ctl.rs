@@ -8,10 +8,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::net::{UnixListener, UnixStream};
 
-use super::Services;
 use super::account::SetPassword;
 use super::queue::ListQueue;
 use super::registry::{OpenAccount, OpenAccounts};
+use super::{Services, admin};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
 use crate::protocols::ctl::{Request, Response, queue_listing, read_frame, write_frame};
@@ -169,5 +169,17 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
                 .map_err(|e| e.to_string())?;
             Ok(queue_listing(&entries))
         }
+        Request::AccountAdd { name, address } => admin::account_add(services, name, address).await,
+        Request::AccountRemove { name } => admin::account_remove(services, name).await,
+        Request::AddressAdd { address, account } => {
+            admin::address_add(services, address, account).await
+        }
+        Request::AddressRemove { address } => admin::address_remove(services, address).await,
+        Request::Domains => Ok(admin::domains(services)),
+        Request::DomainAdd { domain } => admin::domain_add(services, domain).await,
+        Request::DomainRemove { domain } => admin::domain_remove(services, domain).await,
+        Request::QueueKick { id } => admin::queue_kick(services, id).await,
+        Request::QueueDrop { id } => admin::queue_drop(services, id).await,
+        Request::LogLevel { level } => admin::log_level(&level),
     }
 }

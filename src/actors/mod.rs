@@ -1,6 +1,7 @@
 //! The actors: every account, mailbox in use and connection is one (DESIGN.md §1).
 
 pub mod account;
+pub mod admin;
 pub mod conn_io;
 pub mod ctl;
 pub mod group_commit;

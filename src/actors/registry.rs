@@ -35,6 +35,13 @@ pub enum RegistryError {
 #[rtype(result = "Result<AccountHandle, RegistryError>")]
 pub struct OpenAccount(pub String);
 
+/// Takes a removed account's data out of service: the account is closed here (sessions still
+/// holding it finish on the old data) and its directory is moved to `DATA/removed/`, which is
+/// returned (None when it had no data yet). Nothing is deleted.
+#[derive(Message)]
+#[rtype(result = "Result<Option<std::path::PathBuf>, RegistryError>")]
+pub struct RetireAccount(pub String);
+
 /// Names of the accounts open now.
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]
@@ -133,5 +140,58 @@ impl Handler<OpenAccounts> for AccountRegistry {
         let mut names: Vec<String> = self.accounts.keys().cloned().collect();
         names.sort();
         MessageResult(names)
+    }
+}
+
+impl Handler<RetireAccount> for AccountRegistry {
+    type Result = ResponseFuture<Result<Option<std::path::PathBuf>, RegistryError>>;
+
+    fn handle(
+        &mut self,
+        RetireAccount(name): RetireAccount,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        if !valid_account_name(&name) {
+            return Box::pin(async move { Err(RegistryError::BadName(name)) });
+        }
+        if self.opening.contains_key(&name) {
+            return Box::pin(async move {
+                Err(RegistryError::Open {
+                    name,
+                    message: "the account is being opened; try again".into(),
+                })
+            });
+        }
+        self.accounts.remove(&name);
+        let (data, server) = (self.data.clone(), self.server.clone());
+        Box::pin(async move {
+            let fail = |message: String| RegistryError::Open {
+                name: name.clone(),
+                message,
+            };
+            let moved = actix_rt::task::spawn_blocking({
+                let name = name.clone();
+                move || -> Result<Option<std::path::PathBuf>, crate::store::StoreError> {
+                    let dir = data.account(&name);
+                    if !dir.exists() {
+                        server.unregister_account(&name)?;
+                        return Ok(None);
+                    }
+                    let removed = data.root().join("removed");
+                    crate::store::create_private_dir(&removed)?;
+                    let dest = removed.join(format!("{name}-{}", crate::store::account::now()));
+                    std::fs::rename(&dir, &dest)?;
+                    crate::store::files::fsync_dir(&removed)?;
+                    crate::store::files::fsync_dir(&data.root().join("accounts"))?;
+                    server.unregister_account(&name)?;
+                    Ok(Some(dest))
+                }
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+            tracing::info!(account = %name, moved_to = ?moved, "account retired");
+            Ok(moved)
+        })
     }
 }

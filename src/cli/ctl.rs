@@ -25,12 +25,30 @@ pub struct CtlCli {
 enum CtlCommand {
     /// Version, uptime and counters of the running server.
     Status,
-    /// Lists the configured accounts and their addresses.
+    /// Lists the configured accounts and their addresses (the same as `account list`).
     Accounts,
+    /// Accounts in domains.toml.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Addresses of accounts in domains.toml.
+    Address {
+        #[command(subcommand)]
+        command: AddressCommand,
+    },
+    /// Domains in domains.toml.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
+    },
     /// Sets the password of ACCOUNT, read from the terminal (without echo) or one line of stdin.
     Setpassword { account: String },
     /// Reloads the dynamic configuration.
     Reload,
+    /// Sets the log level of the running server: error, warn, info, debug, trace, or a filter
+    /// such as `info,moxide::store=debug`. Until the next restart.
+    Loglevel { level: String },
     /// The outgoing queue.
     Queue {
         #[command(subcommand)]
@@ -39,11 +57,44 @@ enum CtlCommand {
 }
 
 #[derive(Subcommand)]
+enum AccountCommand {
+    /// Adds account NAME with its first ADDRESS (whose domain must be configured).
+    Add { name: String, address: String },
+    /// Removes account NAME from the configuration; its data is moved to DATA/removed/.
+    Rm { name: String },
+    /// Lists the accounts: `NAME ADDRESS,ADDRESS...`, one per line.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AddressCommand {
+    /// Adds ADDRESS to ACCOUNT.
+    Add { address: String, account: String },
+    /// Removes ADDRESS from the account that has it (not its last address).
+    Rm { address: String },
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    /// Adds DOMAIN with new DKIM keys (ed25519 and RSA-2048, next to domains.toml) and prints
+    /// the DNS records to publish.
+    Add { domain: String },
+    /// Removes DOMAIN (refused while an account uses it).
+    Rm { domain: String },
+    /// Lists the domains, with the ASCII form of internationalized ones.
+    List,
+}
+
+#[derive(Subcommand)]
 enum QueueCommand {
     /// Lists the queued messages, one line per recipient, oldest first:
     /// `ID  CREATED  ATTEMPTS  NEXT  SIZE  <FROM> -> <RCPT>[  error: LAST ERROR]`,
     /// times in RFC 3339 UTC, NEXT the next delivery attempt, SIZE in bytes.
     List,
+    /// Makes entry ID (or every entry) due for delivery now.
+    Kick { id: Option<u64> },
+    /// Removes entry ID from the queue without delivering it.
+    Drop { id: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,9 +185,26 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
             password: read_password()?,
         },
         CtlCommand::Reload => Request::Reload,
-        CtlCommand::Queue {
-            command: QueueCommand::List,
-        } => Request::QueueList,
+        CtlCommand::Loglevel { level } => Request::LogLevel { level },
+        CtlCommand::Account { command } => match command {
+            AccountCommand::Add { name, address } => Request::AccountAdd { name, address },
+            AccountCommand::Rm { name } => Request::AccountRemove { name },
+            AccountCommand::List => Request::Accounts,
+        },
+        CtlCommand::Address { command } => match command {
+            AddressCommand::Add { address, account } => Request::AddressAdd { address, account },
+            AddressCommand::Rm { address } => Request::AddressRemove { address },
+        },
+        CtlCommand::Domain { command } => match command {
+            DomainCommand::Add { domain } => Request::DomainAdd { domain },
+            DomainCommand::Rm { domain } => Request::DomainRemove { domain },
+            DomainCommand::List => Request::Domains,
+        },
+        CtlCommand::Queue { command } => match command {
+            QueueCommand::List => Request::QueueList,
+            QueueCommand::Kick { id } => Request::QueueKick { id },
+            QueueCommand::Drop { id } => Request::QueueDrop { id },
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -239,6 +239,11 @@ impl DynamicConfig {
         self.dkim.get(domain.ascii())
     }
 
+    /// Whether an account takes every otherwise unknown address of `domain`.
+    pub fn has_catchall(&self, domain: &Domain) -> bool {
+        self.catchall.contains_key(domain.ascii())
+    }
+
     /// Whether mail for `domain` is ours.
     pub fn is_local_domain(&self, domain: &Domain) -> bool {
         self.domains.contains_key(domain.ascii())

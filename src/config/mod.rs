@@ -5,6 +5,8 @@
 
 pub mod dkim;
 pub mod dynamic;
+pub mod edit;
+pub mod records;
 pub mod static_config;
 
 use std::fmt;

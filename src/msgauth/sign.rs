@@ -7,6 +7,7 @@
 //! let mut signed = headers; signed.extend_from_slice(&message);
 //! ```
 
+pub mod generate;
 pub mod key;
 
 use mail_auth::AuthenticatedMessage;

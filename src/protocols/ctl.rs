@@ -26,6 +26,43 @@ pub enum Request {
     Reload,
     /// Lists the outgoing queue (see [`queue_listing`]).
     QueueList,
+    /// Adds an account with its first address (domains.toml).
+    AccountAdd {
+        name: String,
+        address: String,
+    },
+    /// Removes an account from domains.toml; its data is moved aside, not deleted.
+    AccountRemove {
+        name: String,
+    },
+    AddressAdd {
+        address: String,
+        account: String,
+    },
+    AddressRemove {
+        address: String,
+    },
+    /// Lists the configured domains.
+    Domains,
+    /// Adds a domain with new DKIM keys (ed25519 and RSA-2048); answers the DNS records.
+    DomainAdd {
+        domain: String,
+    },
+    DomainRemove {
+        domain: String,
+    },
+    /// Makes queue entries due now: one, or all when `id` is None.
+    QueueKick {
+        id: Option<u64>,
+    },
+    /// Removes a queue entry without delivering it.
+    QueueDrop {
+        id: u64,
+    },
+    /// Sets the log level (or filter) of the running daemon.
+    LogLevel {
+        level: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,6 +83,15 @@ impl ServerStore {
         &self.env
     }
 
+    /// Forgets that `name` has data here (its data was moved away). Blocking.
+    pub fn unregister_account(&self, name: &str) -> Result<(), StoreError> {
+        let mut wtxn = self.env.write_txn()?;
+        self.accounts.delete(&mut wtxn, name)?;
+        wtxn.commit()?;
+        files::count_fsyncs(2);
+        Ok(())
+    }
+
     pub fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();

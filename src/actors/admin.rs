@@ -1,0 +1,275 @@
+//! What the control socket does for account, address, domain, queue and log commands. Account
+//! changes are edits of domains.toml (validated, then reloaded) and messages to the actors
+//! concerned: nothing here waits on an IMAP or SMTP session.
+
+use std::path::{Path, PathBuf};
+
+use super::Services;
+use super::queue::{ListQueue, RemoveQueued, UpdateQueued};
+use super::registry::RetireAccount;
+use crate::address::{Address, Domain};
+use crate::config::edit::{EditError, edit_dynamic};
+use crate::config::records::dns_records;
+use crate::msgauth::sign::generate;
+use crate::store::QueueId;
+
+type CtlResult = Result<String, String>;
+
+fn address(text: &str) -> Result<Address, String> {
+    Address::parse_simple(text).map_err(|e| format!("invalid address {text:?}: {e}"))
+}
+
+fn domain(text: &str) -> Result<Domain, String> {
+    Domain::parse(text).map_err(|e| format!("invalid domain {text:?}: {e}"))
+}
+
+/// Runs a domains.toml edit on the blocking pool (it reads, writes and syncs files).
+async fn edit<T: Send + 'static>(
+    services: &Services,
+    change: impl FnOnce(
+        &mut crate::config::edit::DomainsDoc,
+        &crate::config::DynamicConfig,
+    ) -> Result<T, EditError>
+    + Send
+    + 'static,
+) -> Result<T, String> {
+    let config = services.config.clone();
+    actix_rt::task::spawn_blocking(move || edit_dynamic(&config, change))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+pub async fn account_add(services: &Services, name: String, addr: String) -> CtlResult {
+    let addr = address(&addr)?;
+    let shown = addr.to_string();
+    let n = name.clone();
+    edit(services, move |doc, current| {
+        doc.add_account(current, &n, &addr)
+    })
+    .await?;
+    tracing::info!(account = %name, address = %shown, "account added");
+    Ok(format!(
+        "account {name} added with address {shown}; set its password with: moxctl setpassword {name}\n"
+    ))
+}
+
+pub async fn account_remove(services: &Services, name: String) -> CtlResult {
+    let n = name.clone();
+    edit(services, move |doc, current| {
+        doc.remove_account(current, &n)
+    })
+    .await?;
+    let moved = services
+        .registry
+        .send(RetireAccount(name.clone()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    tracing::info!(account = %name, "account removed");
+    Ok(match moved {
+        Some(dir) => format!(
+            "account {name} removed; its data was moved to {} (delete it when no longer needed)\n",
+            dir.display()
+        ),
+        None => format!("account {name} removed (it had no data)\n"),
+    })
+}
+
+pub async fn address_add(services: &Services, addr: String, account: String) -> CtlResult {
+    let addr = address(&addr)?;
+    let shown = addr.to_string();
+    let a = account.clone();
+    edit(services, move |doc, current| {
+        doc.add_address(current, &a, &addr)
+    })
+    .await?;
+    tracing::info!(account = %account, address = %shown, "address added");
+    Ok(format!("address {shown} added to account {account}\n"))
+}
+
+pub async fn address_remove(services: &Services, addr: String) -> CtlResult {
+    let addr = address(&addr)?;
+    let shown = addr.to_string();
+    let account = edit(services, move |doc, current| {
+        doc.remove_address(current, &addr)
+    })
+    .await?;
+    tracing::info!(account = %account, address = %shown, "address removed");
+    Ok(format!("address {shown} removed from account {account}\n"))
+}
+
+pub fn domains(services: &Services) -> String {
+    let dynamic = services.config.dynamic();
+    dynamic
+        .domains
+        .values()
+        .map(|d| match d.log_ascii() {
+            Some(ascii) => format!("{d} {ascii}\n"),
+            None => format!("{d}\n"),
+        })
+        .collect()
+}
+
+/// Today's date as `YYYYMMDD`, for selector names that say when a key was made.
+fn today() -> String {
+    let date = mail_parser::DateTime::from_timestamp(crate::store::account::now());
+    format!("{:04}{:02}{:02}", date.year, date.month, date.day)
+}
+
+/// Writes a new private key, readable only by the owner; never replaces a file.
+fn write_key(path: &Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(pem.as_bytes())?;
+    f.sync_all()
+}
+
+pub async fn domain_add(services: &Services, text: String) -> CtlResult {
+    let domain = domain(&text)?;
+    if services.config.dynamic().is_local_domain(&domain) {
+        return Err(format!("domain {domain} exists already"));
+    }
+    let base = services
+        .config
+        .static_config
+        .domains_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let ascii = domain.ascii().to_string();
+    let day = today();
+    // Keys first (relative to the dynamic file, where the config loader looks), then the
+    // config edit, which loads them as a check; a failed edit removes them again.
+    let keys = actix_rt::task::spawn_blocking({
+        let (base, ascii) = (base.clone(), ascii.clone());
+        move || -> Result<Vec<(String, String, PathBuf)>, String> {
+            let dir = base.join("dkim").join(&ascii);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let mut made = Vec::new();
+            for (suffix, alg) in [("e", "ed25519"), ("r", "rsa2048")] {
+                let selector = format!("{day}{suffix}");
+                let pem = if alg == "ed25519" {
+                    generate::ed25519_pem()
+                } else {
+                    generate::rsa_pem(2048)
+                }
+                .map_err(|e| e.to_string())?;
+                let file = format!("dkim/{ascii}/{selector}.{alg}.pem");
+                let path = base.join(&file);
+                if let Err(e) = write_key(&path, &pem) {
+                    for (_, _, p) in &made {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    return Err(format!("{}: {e}", path.display()));
+                }
+                made.push((selector, file, path));
+            }
+            Ok(made)
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let selectors: Vec<(String, String)> = keys
+        .iter()
+        .map(|(s, f, _)| (s.clone(), f.clone()))
+        .collect();
+    let d = domain.clone();
+    if let Err(e) = edit(services, move |doc, current| {
+        doc.add_domain(current, &d, &selectors)
+    })
+    .await
+    {
+        for (_, _, path) in &keys {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
+    let dynamic = services.config.dynamic();
+    let records: Vec<(String, String)> = dynamic
+        .dkim_for(&domain)
+        .map(|dkim| {
+            dkim.sign
+                .iter()
+                .map(|s| (s.name.clone(), s.dns_txt_record()))
+                .collect()
+        })
+        .unwrap_or_default();
+    tracing::info!(domain = %domain, domain_ascii = domain.log_ascii(), "domain added");
+    let mut out = format!("domain {domain} added\nDKIM keys:\n");
+    for (_, file, _) in &keys {
+        out.push_str(&format!("  {}\n", base.join(file).display()));
+    }
+    out.push_str("\nPublish these DNS records:\n\n");
+    out.push_str(&dns_records(
+        &domain,
+        &services.config.static_config.hostname,
+        &records,
+    ));
+    Ok(out)
+}
+
+pub async fn domain_remove(services: &Services, text: String) -> CtlResult {
+    let domain = domain(&text)?;
+    let d = domain.clone();
+    edit(services, move |doc, current| doc.remove_domain(current, &d)).await?;
+    tracing::info!(domain = %domain, "domain removed");
+    Ok(format!(
+        "domain {domain} removed (its DKIM key files stay where they are)\n"
+    ))
+}
+
+pub async fn queue_kick(services: &Services, id: Option<u64>) -> CtlResult {
+    let entries = services
+        .queue
+        .send(ListQueue)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let now = crate::store::account::now();
+    let chosen: Vec<_> = entries
+        .into_iter()
+        .filter(|e| id.is_none_or(|id| e.id == QueueId(id)))
+        .collect();
+    if let (Some(id), true) = (id, chosen.is_empty()) {
+        return Err(format!("no queue entry {id}"));
+    }
+    let n = chosen.len();
+    for mut entry in chosen {
+        entry.next_attempt = now;
+        services
+            .queue
+            .send(UpdateQueued(entry))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(format!(
+        "{n} queue entr{} due now\n",
+        if n == 1 { "y" } else { "ies" }
+    ))
+}
+
+pub async fn queue_drop(services: &Services, id: u64) -> CtlResult {
+    let entry = services
+        .queue
+        .send(RemoveQueued(QueueId(id)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "dropped queue entry {} <{}> -> <{}>\n",
+        entry.id, entry.mail_from, entry.recipient
+    ))
+}
+
+pub fn log_level(level: &str) -> CtlResult {
+    crate::logging::set_level(level)?;
+    tracing::info!(level, "log level changed");
+    Ok(format!("log level {level}\n"))
+}
