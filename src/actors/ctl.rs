@@ -181,5 +181,6 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
         Request::QueueKick { id } => admin::queue_kick(services, id).await,
         Request::QueueDrop { id } => admin::queue_drop(services, id).await,
         Request::LogLevel { level } => admin::log_level(&level),
+        Request::Backup { dest } => super::backup::backup(services, dest).await,
     }
 }

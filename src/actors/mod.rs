@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod backup;
 pub mod conn_io;
 pub mod ctl;
 pub mod group_commit;
@@ -34,6 +35,10 @@ pub struct Services {
     pub auth_limiter: login::AuthLimiter,
     /// Server secret for SASL exchanges with unknown users (see `DataDir::server_secret`).
     pub sasl_key: [u8; 32],
+    /// The server environment and the queue, for reading (backups); their writers are the
+    /// registry and the queue actor.
+    pub server_store: Arc<crate::store::server::ServerStore>,
+    pub queue_store: Arc<crate::store::queue::QueueStore>,
     /// The one DNS resolver (SPF, DKIM, DMARC, iprev, MX). None only in localserve without a
     /// `[dns]` section: a development server does not ask the network unless told to.
     pub dns: Option<Arc<mail_auth::MessageAuthenticator>>,

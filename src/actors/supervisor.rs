@@ -92,14 +92,17 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         error,
     })?;
 
-    let registry = AccountRegistry::new(data.clone(), Arc::new(server)).start();
-    let queue = QueueActor::new(Arc::new(queue)).start();
+    let (server_store, queue_store) = (Arc::new(server), Arc::new(queue));
+    let registry = AccountRegistry::new(data.clone(), server_store.clone()).start();
+    let queue = QueueActor::new(queue_store.clone()).start();
     let config = Arc::new(config);
     let services = Arc::new(Services {
         config: config.clone(),
         data,
         registry: registry.clone(),
         queue,
+        server_store,
+        queue_store,
         started: Instant::now(),
         auth_limiter: Default::default(),
         sasl_key,

@@ -46,6 +46,9 @@ enum CtlCommand {
     Setpassword { account: String },
     /// Reloads the dynamic configuration.
     Reload,
+    /// Writes a consistent backup of the running server to DESTDIR, which must not exist: the
+    /// data directory (accounts, queue) and the configuration files. The server keeps serving.
+    Backup { destdir: PathBuf },
     /// Sets the log level of the running server: error, warn, info, debug, trace, or a filter
     /// such as `info,moxide::store=debug`. Until the next restart.
     Loglevel { level: String },
@@ -186,6 +189,13 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
         },
         CtlCommand::Reload => Request::Reload,
         CtlCommand::Loglevel { level } => Request::LogLevel { level },
+        CtlCommand::Backup { destdir } => Request::Backup {
+            // The daemon has its own working directory.
+            dest: std::path::absolute(&destdir)
+                .map_err(|e| CtlError::Protocol(format!("{}: {e}", destdir.display())))?
+                .to_string_lossy()
+                .into_owned(),
+        },
         CtlCommand::Account { command } => match command {
             AccountCommand::Add { name, address } => Request::AccountAdd { name, address },
             AccountCommand::Rm { name } => Request::AccountRemove { name },

@@ -59,6 +59,10 @@ pub enum Request {
     QueueDrop {
         id: u64,
     },
+    /// A consistent snapshot of the running server into `dest` (absolute; must not exist).
+    Backup {
+        dest: String,
+    },
     /// Sets the log level (or filter) of the running daemon.
     LogLevel {
         level: String,

@@ -93,6 +93,27 @@ impl FileBatch {
     }
 }
 
+/// Makes everything written under `dir` durable (files, and the directory entries naming them).
+/// Blocking.
+pub fn sync_tree(dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        syncfs(dir)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                sync_tree(&entry.path())?;
+            } else {
+                fsync_file(&File::open(entry.path())?)?;
+            }
+        }
+        fsync_dir(dir)
+    }
+}
+
 /// Writes out and waits for everything dirty on the file system holding `path`, and flushes the
 /// device cache (Linux reports writeback errors from it since 5.8).
 #[cfg(target_os = "linux")]
@@ -133,15 +154,73 @@ const BUCKET_SHIFT: u32 = 13;
 #[derive(Debug, Clone)]
 pub struct MessageFiles<Id: FileId = MessageId> {
     root: PathBuf,
+    holds: Arc<RemovalHolds>,
     _id: PhantomData<fn(Id)>,
+}
+
+/// Removals of files that committed changes no longer need (expunged messages, delivered queue
+/// entries), made to wait while a backup runs: the snapshot it copied may still name them.
+#[derive(Debug, Default)]
+pub struct RemovalHolds {
+    /// Backups running, and the files whose removal waits for them.
+    state: std::sync::Mutex<(usize, Vec<PathBuf>)>,
+}
+
+/// While alive, [`MessageFiles::remove_unneeded`] waits; dropping the last one removes what
+/// waited.
+pub struct RemovalHold {
+    holds: Arc<RemovalHolds>,
+}
+
+impl Drop for RemovalHold {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut state = self.holds.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.0 = state.0.saturating_sub(1);
+            if state.0 > 0 {
+                return;
+            }
+            std::mem::take(&mut state.1)
+        };
+        for path in waiting {
+            if let Err(e) = fs::remove_file(&path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "removing a file after a backup");
+            }
+        }
+    }
 }
 
 impl<Id: FileId> MessageFiles<Id> {
     pub fn new(root: PathBuf) -> MessageFiles<Id> {
         MessageFiles {
             root,
+            holds: Arc::default(),
             _id: PhantomData,
         }
+    }
+
+    /// Makes [`MessageFiles::remove_unneeded`] wait until the hold is dropped.
+    pub fn hold_removals(&self) -> RemovalHold {
+        self.holds.state.lock().unwrap_or_else(|p| p.into_inner()).0 += 1;
+        RemovalHold {
+            holds: self.holds.clone(),
+        }
+    }
+
+    /// Removes the file of `id` that a committed change no longer needs, or, while a backup
+    /// holds removals, once it is done. (Files of changes that failed before their commit go at
+    /// once with [`MessageFiles::remove`]: their ids are handed out again.)
+    pub fn remove_unneeded(&self, id: Id) -> io::Result<()> {
+        {
+            let mut state = self.holds.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.0 > 0 {
+                state.1.push(self.path(id));
+                return Ok(());
+            }
+        }
+        self.remove(id)
     }
 
     pub fn root(&self) -> &Path {

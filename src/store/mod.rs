@@ -2,6 +2,7 @@
 //! message files beside it, and one environment for server-wide state. See DESIGN.md §4.
 
 pub mod account;
+pub mod backup;
 pub mod codec;
 pub mod files;
 pub mod flags;

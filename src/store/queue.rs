@@ -276,7 +276,7 @@ impl QueueStore {
                 // Not durable, and need not be: a file that comes back after a crash is an
                 // orphan, removed at the next open.
                 for file in unused {
-                    if let Err(e) = self.files.remove(file) {
+                    if let Err(e) = self.files.remove_unneeded(file) {
                         tracing::warn!(file = file.0, error = %e, "removing a queue message file");
                     }
                 }
@@ -467,6 +467,10 @@ impl QueueStore {
     }
 
     /// Every entry, in id (queueing) order. Blocking.
+    pub fn files(&self) -> &MessageFiles<QueueFileId> {
+        &self.files
+    }
+
     pub fn list(&self) -> Result<Vec<QueueEntry>, StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();

@@ -58,7 +58,7 @@ impl AccountStore {
         match committed {
             Ok(()) => {
                 for id in remove_after_commit {
-                    if let Err(e) = self.files.remove(id) {
+                    if let Err(e) = self.files.remove_unneeded(id) {
                         tracing::warn!(account = %self.name, id = id.0, error = %e, "removing expunged message file");
                     }
                 }
