@@ -605,3 +605,42 @@ fn secrets_of_the_first_layout_still_verify_until_replaced() {
     assert!(new.scram_sha1.is_some() && new.cram_md5.is_some());
     assert!(store.meta.get(&r.txn, "password").unwrap().is_none());
 }
+
+#[test]
+fn backup_copies_the_snapshot_and_holds_removals_meanwhile() {
+    let f = Fixture::new();
+    let store = f.open();
+    let ops = (0..3).map(|i| deliver(f.spool(&format!("m{i}")).1)).collect();
+    let outcomes = store.apply(ops).outcomes;
+    let (mailbox, first, _) = delivered(&outcomes[0]);
+    let first_id = match &outcomes[0] {
+        Ok(WriteOutcome::Delivered { id, .. }) => *id,
+        _ => unreachable!(),
+    };
+
+    // While a hold is taken, an expunged message's file stays; it goes when the hold ends.
+    let hold = store.files().hold_removals();
+    let expunge = WriteOp::Expunge {
+        mailbox,
+        which: Expunge::Uids(vec![first]),
+    };
+    assert!(store.apply(vec![expunge]).outcomes[0].is_ok());
+    assert!(store.files().path(first_id).exists());
+    drop(hold);
+    assert!(!store.files().path(first_id).exists());
+
+    let dest = f.dir.path().join("backup").join("mox");
+    let mut stats = backup::BackupStats::default();
+    backup::backup_account(&store, &dest, &mut stats).unwrap();
+    assert_eq!((stats.accounts, stats.messages), (1, 2));
+    assert!(stats.linked_bytes > 0 && stats.copied_bytes == 0);
+    // The copy is a store of its own with the two live messages and their files.
+    let copy = AccountStore::open(&dest, "mox").unwrap();
+    let r = copy.read().unwrap();
+    let live: Vec<_> = r.live(mailbox).unwrap().map(|m| m.unwrap()).collect();
+    assert_eq!(live.len(), 2);
+    for m in live {
+        assert!(copy.files().path(m.id).is_file());
+    }
+    assert!(!copy.files().path(first_id).exists());
+}
