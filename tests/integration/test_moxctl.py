@@ -21,6 +21,10 @@ def test_setpassword_with_a_session_open(localserve, tmp_path):
     busy = imaplib.IMAP4("127.0.0.1", localserve.ports["imap"])
     busy.login("mox@localhost", "moxmoxmox")
     busy.select("INBOX")
+    # The session of the same account is idling (RFC 2177) while the password changes.
+    tag = busy._new_tag().decode()
+    busy.send(f"{tag} IDLE\r\n".encode())
+    assert busy.readline().startswith(b"+")
     start = time.monotonic()
     r = moxctl("--dir", ls, "setpassword", "mox", input="n3w pass\n")
     assert r.returncode == 0, r.stderr
@@ -35,6 +39,8 @@ def test_setpassword_with_a_session_open(localserve, tmp_path):
     c.login("mox@localhost", "n3w pass")
     c.logout()
     # The open session carries on.
+    busy.send(b"DONE\r\n")
+    assert busy.readline().startswith(tag.encode() + b" OK")
     assert busy.noop()[0] == "OK"
     busy.logout()
 
