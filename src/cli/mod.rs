@@ -3,6 +3,7 @@
 pub mod ctl;
 pub mod localserve;
 pub mod serve;
+pub mod verifydata;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,9 @@ enum Command {
     Localserve(localserve::LocalserveArgs),
     /// Checks configuration files and prints each problem with its file and key.
     Config(serve::ConfigArgs),
+    /// Checks a stopped server's data directory (or a backup) for damage and inconsistencies,
+    /// without writing anything; prints each problem and a summary.
+    Verifydata(verifydata::VerifydataArgs),
     /// Prints the version.
     Version,
 }
@@ -39,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Localserve(args) => localserve::run(args),
         Command::Config(args) => serve::config(args),
+        Command::Verifydata(args) => verifydata::run(args),
         Command::Version => {
             println!("moxide {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
