@@ -1,6 +1,7 @@
 //! The command line of `moxide` and `moxctl`: one file per subcommand family.
 
 pub mod ctl;
+pub mod gentestdata;
 pub mod localserve;
 pub mod serve;
 pub mod verifydata;
@@ -32,6 +33,9 @@ enum Command {
     /// Checks a stopped server's data directory (or a backup) for damage and inconsistencies,
     /// without writing anything; prints each problem and a summary.
     Verifydata(verifydata::VerifydataArgs),
+    /// Writes a complete test setup (configuration, accounts, mailboxes, messages, queue) into a
+    /// new directory, through the stores' own write paths; for upgrade tests.
+    Gentestdata(gentestdata::GentestdataArgs),
     /// Prints the version.
     Version,
 }
@@ -44,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Localserve(args) => localserve::run(args),
         Command::Config(args) => serve::config(args),
         Command::Verifydata(args) => verifydata::run(args),
+        Command::Gentestdata(args) => gentestdata::run(args),
         Command::Version => {
             println!("moxide {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
