@@ -109,11 +109,10 @@ pub(super) fn check(dir: &Path, sink: &mut Sink) -> u64 {
         contents,
         subscriptions,
     ] = tables;
-    let mut missing = false;
+    // All but subscriptions are made with the environment.
     for (name, db) in TABLE_NAMES.iter().zip(&tables[..7]) {
         if db.is_none() {
             sink.add(name, "(table)", Kind::Unreadable, "table missing".into());
-            missing = true;
         }
     }
     let (
@@ -128,9 +127,6 @@ pub(super) fn check(dir: &Path, sink: &mut Sink) -> u64 {
     else {
         return 0;
     };
-    if missing {
-        return 0;
-    }
     let exists = |table: &str| table != "subscriptions" || subscriptions.is_some();
     if !raw::schema_ok(&meta, &txn, &TABLES, exists, sink) {
         return 0;
