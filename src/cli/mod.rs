@@ -1,8 +1,10 @@
 //! The command line of `moxide` and `moxctl`: one file per subcommand family.
 
 pub mod ctl;
+pub mod gentestdata;
 pub mod localserve;
 pub mod serve;
+pub mod verifydata;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,12 @@ enum Command {
     Localserve(localserve::LocalserveArgs),
     /// Checks configuration files and prints each problem with its file and key.
     Config(serve::ConfigArgs),
+    /// Checks a stopped server's data directory (or a backup) for damage and inconsistencies,
+    /// without writing anything; prints each problem and a summary.
+    Verifydata(verifydata::VerifydataArgs),
+    /// Writes a complete test setup (configuration, accounts, mailboxes, messages, queue) into a
+    /// new directory, through the stores' own write paths; for upgrade tests.
+    Gentestdata(gentestdata::GentestdataArgs),
     /// Prints the version.
     Version,
 }
@@ -39,6 +47,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Localserve(args) => localserve::run(args),
         Command::Config(args) => serve::config(args),
+        Command::Verifydata(args) => verifydata::run(args),
+        Command::Gentestdata(args) => gentestdata::run(args),
         Command::Version => {
             println!("moxide {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

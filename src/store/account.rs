@@ -30,7 +30,7 @@ const ACCOUNT_MAP_SIZE: usize = 8 << 30;
 /// Concurrent read transactions: sessions read on the blocking pools of every arbiter.
 const MAX_READERS: u32 = 2048;
 
-const TABLES: [TableVersion; 4] = [
+pub(super) const TABLES: [TableVersion; 4] = [
     TableVersion {
         table: "mailboxes",
         version: mailboxes::SCHEMA,

@@ -14,6 +14,7 @@ pub mod reader;
 pub mod schema;
 pub mod server;
 pub mod tables;
+pub mod verify;
 pub mod write;
 
 use std::path::{Path, PathBuf};

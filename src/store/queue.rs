@@ -41,7 +41,7 @@ pub const QUEUE_SCHEMA: u64 = 1;
 /// Key layout of `queue_files` (its values are empty).
 pub const QUEUE_FILES_SCHEMA: u64 = 1;
 
-const TABLES: [TableVersion; 2] = [
+pub(super) const TABLES: [TableVersion; 2] = [
     TableVersion {
         table: "queue",
         version: QUEUE_SCHEMA,
@@ -52,8 +52,8 @@ const TABLES: [TableVersion; 2] = [
     },
 ];
 
-const KEY_NEXT_QUEUE_ID: &str = "next_queue_id";
-const KEY_NEXT_QUEUE_FILE_ID: &str = "next_queue_file_id";
+pub(super) const KEY_NEXT_QUEUE_ID: &str = "next_queue_id";
+pub(super) const KEY_NEXT_QUEUE_FILE_ID: &str = "next_queue_file_id";
 
 /// One recipient of a queued message.
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -128,9 +128,9 @@ pub enum QueueOutcome {
 
 /// Key of `queue_files`: all entries of a file are one key range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileUse {
-    file: QueueFileId,
-    id: QueueId,
+pub(super) struct FileUse {
+    pub(super) file: QueueFileId,
+    pub(super) id: QueueId,
 }
 
 impl FixedKey for FileUse {

@@ -12,7 +12,7 @@ use super::schema::{self, TableVersion};
 use super::{StoreError, create_private_dir, files};
 
 const SERVER_MAP_SIZE: usize = 4 << 30;
-const ACCOUNTS_SCHEMA: u64 = 1;
+pub(super) const ACCOUNTS_SCHEMA: u64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct AccountRecord {
