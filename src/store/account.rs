@@ -127,7 +127,40 @@ impl AccountStore {
             files: MessageFiles::new(dir.join("msg")),
         };
         store.ensure_default_mailboxes()?;
+        // A damaged index or an unreadable directory must not keep the account from opening:
+        // orphans only cost disk space until the next open.
+        match store.remove_orphan_files() {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(account = %name, files = n, "removed message files no message refers to (left by a crash)")
+            }
+            Err(e) => {
+                tracing::error!(account = %name, error = %e, "checking for orphan message files")
+            }
+        }
         Ok(store)
+    }
+
+    /// Removes message files no live message has: written by a batch that never committed, or
+    /// an expunged message's file whose removal a crash cut short. Files with unexpected names
+    /// are reported and left alone. Run at open, before any write.
+    fn remove_orphan_files(&self) -> Result<usize, StoreError> {
+        let (numbers, strangers) = self.files.on_disk()?;
+        for path in strangers {
+            tracing::warn!(account = %self.name, path = %path.display(), "unexpected file in the message directory, left alone");
+        }
+        let rtxn = self.env.read_txn()?;
+        // Whether a content record exists, without decoding it.
+        let contents = self.contents.remap_data_type::<heed::types::DecodeIgnore>();
+        let mut removed = 0;
+        for n in numbers {
+            let id = super::MessageId(n);
+            if contents.get(&rtxn, &id)?.is_none() {
+                self.files.remove(id)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     pub fn name(&self) -> &str {

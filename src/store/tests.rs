@@ -610,7 +610,9 @@ fn secrets_of_the_first_layout_still_verify_until_replaced() {
 fn backup_copies_the_snapshot_and_holds_removals_meanwhile() {
     let f = Fixture::new();
     let store = f.open();
-    let ops = (0..3).map(|i| deliver(f.spool(&format!("m{i}")).1)).collect();
+    let ops = (0..3)
+        .map(|i| deliver(f.spool(&format!("m{i}")).1))
+        .collect();
     let outcomes = store.apply(ops).outcomes;
     let (mailbox, first, _) = delivered(&outcomes[0]);
     let first_id = match &outcomes[0] {
@@ -643,4 +645,29 @@ fn backup_copies_the_snapshot_and_holds_removals_meanwhile() {
         assert!(copy.files().path(m.id).is_file());
     }
     assert!(!copy.files().path(first_id).exists());
+}
+
+#[test]
+fn orphan_message_files_are_removed_at_open() {
+    let f = Fixture::new();
+    let store = f.open();
+    let outcomes = store.apply(vec![deliver(f.spool("kept").1)]).outcomes;
+    let kept = match &outcomes[0] {
+        Ok(WriteOutcome::Delivered { id, .. }) => *id,
+        other => panic!("{other:?}"),
+    };
+    // What a crash between writing files and committing (or before removing an expunged
+    // message's file) leaves: a file no message has.
+    let orphan = store.files().path(MessageId(kept.0 + 100));
+    std::fs::write(&orphan, b"Subject: never committed\r\n\r\n").unwrap();
+    let stranger = store.files().root().join("0").join("notes.txt");
+    std::fs::write(&stranger, b"not ours").unwrap();
+    drop(store);
+    let store = f.open();
+    assert!(!orphan.exists());
+    assert!(store.files().path(kept).exists());
+    assert!(
+        stranger.exists(),
+        "files with unexpected names are left alone"
+    );
 }

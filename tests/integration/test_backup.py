@@ -8,7 +8,13 @@ import shutil
 import smtplib
 import threading
 
-from conftest import PASSWORD, Server, moxctl
+import subprocess
+
+from conftest import BIN, PASSWORD, Server, moxctl
+
+
+def verifydata(path):
+    return subprocess.run([str(BIN), "verifydata", str(path)], capture_output=True, text=True, timeout=60)
 
 
 def message(tag):
@@ -93,6 +99,11 @@ def test_backup_under_load_restores_and_serves(serve, tmp_path):
         rf"backup of 2 account\(s\), (\d+) message\(s\), 1 queue entry in {re.escape(str(dest))}: [\d.]+ MB linked, [\d.]+ MB copied, [\d.]+ s\n",
         r.stdout,
     ), r.stdout
+    # Each backup is consistent: verifydata (which never writes) finds nothing wrong.
+    for n in range(3):
+        v = verifydata(tmp_path / f"backup{n}")
+        assert v.returncode == 0, v.stdout + v.stderr
+        assert re.fullmatch(r"2 accounts, \d+ messages, 1 queue entry checked: 0 problems\n", v.stdout.splitlines(True)[-1]), v.stdout
     # The server was serving all along, and still is.
     assert len(stored(server)) == len(sent)
     assert (dest / "README.txt").read_text().startswith("moxide backup, made ")
@@ -120,3 +131,5 @@ def test_backup_under_load_restores_and_serves(serve, tmp_path):
         assert r.returncode == 0 and "-> <someone@remote.example>" in r.stdout, r.stdout
     finally:
         restored.stop()
+    v = verifydata(restored_dir)
+    assert v.returncode == 0, v.stdout + v.stderr

@@ -6,6 +6,9 @@ import re
 import smtplib
 import threading
 
+import subprocess
+
+from conftest import BIN
 from test_delivery import MESSAGE, send
 
 
@@ -99,3 +102,7 @@ def test_acknowledged_messages_survive_kill_under_load(tmp_path, start_localserv
         assert body.endswith(MESSAGE.replace(b"<m1@", b"<" + sent + b"@")), body[-200:]
     assert uids == sorted(uids) and len(uids) == len(stored)
     c.logout()
+    # And the data directory is consistent to the last byte: verifydata finds nothing wrong.
+    server.stop()
+    v = subprocess.run([str(BIN), "verifydata", str(tmp_path / "ls")], capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0, v.stdout + v.stderr

@@ -93,21 +93,24 @@ impl AccountStore {
             Ok(outcome) => match ntxn.commit() {
                 Ok(()) => Ok((outcome, applied)),
                 Err(e) => {
-                    self.unlink(&applied.linked);
+                    self.unlink(&applied.linked, file_batch);
                     Err(e.into())
                 }
             },
             Err(e) => {
                 ntxn.abort();
-                self.unlink(&applied.linked);
+                self.unlink(&applied.linked, file_batch);
                 Err(e)
             }
         }
     }
 
-    fn unlink(&self, ids: &[MessageId]) {
+    /// Takes back the files of an operation that failed: gone from disk and from the batch
+    /// (whose per-file sync, off Linux, would otherwise fail on them).
+    fn unlink(&self, ids: &[MessageId], file_batch: &mut FileBatch) {
         for id in ids {
             let _ = self.files.remove(*id);
+            file_batch.forget(&self.files.path(*id));
         }
     }
 
