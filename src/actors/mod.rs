@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod append;
 pub mod backup;
 pub mod conn_io;
 pub mod ctl;

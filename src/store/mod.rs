@@ -7,6 +7,7 @@ pub mod codec;
 pub mod files;
 pub mod flags;
 pub mod ids;
+pub mod incoming;
 pub mod ops;
 pub mod parts;
 pub mod queue;
