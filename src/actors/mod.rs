@@ -16,6 +16,7 @@ pub mod queue;
 pub mod registry;
 pub mod smtp_conn;
 pub mod supervisor;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,7 @@ pub mod frame;
 #[cfg(test)]
 mod rendezvous;
 pub mod stream;
+pub mod transfer;
 
 use std::borrow::Cow;
 
@@ -73,6 +74,24 @@ pub enum Request {
     /// Sets the log level (or filter) of the running daemon.
     LogLevel {
         level: String,
+    },
+    /// Messages into `mailbox` of `account` (created when missing): answered Ok when the
+    /// daemon is ready, then moxctl streams [`transfer::ImportMessage`]s, each followed by its
+    /// data; the final answer says how many were stored.
+    Import {
+        account: String,
+        mailbox: String,
+    },
+    /// The messages of `account` (of one mailbox, or all): answered Ok, then the daemon streams
+    /// [`transfer::ExportPiece`]s, each message followed by its data.
+    Export {
+        account: String,
+        mailbox: Option<String>,
+    },
+    /// The message of a queue entry as it will be sent: answered Ok, then the daemon streams
+    /// its data.
+    QueueDump {
+        id: u64,
     },
 }
 

@@ -108,9 +108,7 @@ pub fn list(maildir: &Path) -> Result<Vec<MaildirFile>, MaildirError> {
             });
         }
     }
-    files.sort_by(|a, b| {
-        (a.received, a.path.file_name()).cmp(&(b.received, b.path.file_name()))
-    });
+    files.sort_by(|a, b| (a.received, a.path.file_name()).cmp(&(b.received, b.path.file_name())));
     Ok(files)
 }
 
@@ -220,7 +218,14 @@ mod tests {
         fs::create_dir(&md).unwrap();
         assert!(matches!(list(&md), Err(MaildirError::NotMaildir(_))));
         create(&md).unwrap();
-        write_message(&md, 2, b"Subject: b\r\n\r\nb\r\n", 1_700_000_100, Flags::SEEN).unwrap();
+        write_message(
+            &md,
+            2,
+            b"Subject: b\r\n\r\nb\r\n",
+            1_700_000_100,
+            Flags::SEEN,
+        )
+        .unwrap();
         write_message(&md, 1, b"Subject: a\r\n\r\n", 1_700_000_000, Flags::empty()).unwrap();
         assert!(write_message(&md, 1, b"x", 1_700_000_000, Flags::empty()).is_err());
         fs::write(md.join("new/1600000000.x.host"), b"Subject: new\n\n").unwrap();

@@ -293,9 +293,8 @@ fn field_name(field: &[u8]) -> Option<&[u8]> {
 }
 
 fn is_status_field(field: &[u8]) -> bool {
-    field_name(field).is_some_and(|n| {
-        n.eq_ignore_ascii_case(b"Status") || n.eq_ignore_ascii_case(b"X-Status")
-    })
+    field_name(field)
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"Status") || n.eq_ignore_ascii_case(b"X-Status"))
 }
 
 /// The flags in the `Status:` and `X-Status:` fields of a message's header.

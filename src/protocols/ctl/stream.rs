@@ -250,8 +250,9 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> StreamReceiver<'a, S> {
 
     /// Ends the stream with an error, in place of the Ack the sender waits for (or of the
     /// command's answer after End). Nothing to do when the stream already failed.
-    pub async fn fail(self, message: &str) {
-        match self.state {
+    pub async fn fail(&mut self, message: &str) {
+        let state = std::mem::replace(&mut self.state, ReceiverState::Over);
+        match state {
             ReceiverState::Over => return,
             ReceiverState::Open if !self.owed => {
                 // The sender may be writing its first piece: take it, then it listens.

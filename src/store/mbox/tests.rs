@@ -87,7 +87,10 @@ From: not a From_ line either? It is: it starts with \"From \".\n\
 
 #[test]
 fn a_file_without_a_final_newline_keeps_its_last_line() {
-    let entries = split(b"From x Tue Nov 14 22:13:20 2023\nSubject: a\n\nlast line", MAX);
+    let entries = split(
+        b"From x Tue Nov 14 22:13:20 2023\nSubject: a\n\nlast line",
+        MAX,
+    );
     assert_eq!(datas(&entries), [&b"Subject: a\r\n\r\nlast line"[..]]);
     // Written back, it gets the newline an mbox needs.
     let mut out = Vec::new();
@@ -123,16 +126,16 @@ mixed\r\n";
         Some(&b"From x Tue Nov 14 22:13:20 2023"[..])
     );
     // A bare CR is not a line ending: it stays.
-    assert_eq!(
-        datas(&split(b"From x\na\rb\n", MAX)),
-        [&b"a\rb\r\n"[..]]
-    );
+    assert_eq!(datas(&split(b"From x\na\rb\n", MAX)), [&b"a\rb\r\n"[..]]);
 }
 
 #[test]
 fn empty_messages_and_text_before_the_first_from_line() {
     assert!(split(b"", MAX).is_empty());
-    assert!(split(b"\n\r\n\n", MAX).is_empty(), "blank lines are no message");
+    assert!(
+        split(b"\n\r\n\n", MAX).is_empty(),
+        "blank lines are no message"
+    );
     let entries = split(b"\n\nFrom x\n\nFrom y\n", MAX);
     assert_eq!(datas(&entries), [&b""[..], b""]);
     let entries = split(b"Subject: no From_ line\n\nbody\nFrom x\nSubject: x\n", MAX);
@@ -150,7 +153,10 @@ fn empty_messages_and_text_before_the_first_from_line() {
 
 #[test]
 fn oversized_messages_are_counted_not_kept() {
-    let big = format!("From x\nSubject: big\n\n{}\n\nFrom y\nSubject: small\n", "a".repeat(100));
+    let big = format!(
+        "From x\nSubject: big\n\n{}\n\nFrom y\nSubject: small\n",
+        "a".repeat(100)
+    );
     let entries = split(big.as_bytes(), 60);
     assert_eq!(entries.len(), 2);
     assert!(entries[0].oversized && entries[0].data.is_empty());
@@ -192,14 +198,18 @@ fn flags_from_status_fields() {
         status_flags(m),
         Flags::SEEN.union(Flags::ANSWERED).union(Flags::FLAGGED)
     );
-    assert_eq!(status_flags(b"status: O\nx-status: TD\n\n"), Flags::DRAFT.union(Flags::DELETED));
+    assert_eq!(
+        status_flags(b"status: O\nx-status: TD\n\n"),
+        Flags::DRAFT.union(Flags::DELETED)
+    );
     assert_eq!(status_flags(b"Subject: Status: R\n\n"), Flags::empty());
     assert_eq!(status_flags(b""), Flags::empty());
 }
 
 #[test]
 fn flags_are_written_in_place_of_the_messages_own_status_fields() {
-    let m = b"Subject: x\r\nStatus: O\r\nX-Status: F\r\n  folded\r\nTo: a@b\r\n\r\nStatus: body\r\n";
+    let m =
+        b"Subject: x\r\nStatus: O\r\nX-Status: F\r\n  folded\r\nTo: a@b\r\n\r\nStatus: body\r\n";
     let mut out = Vec::new();
     let flags = Flags::SEEN.union(Flags::ANSWERED).union(Flags::DELETED);
     write_message(&mut out, m, 1_700_000_000, flags).unwrap();
@@ -225,9 +235,18 @@ fn from_line_dates() {
     assert_eq!(d("From a@b Tue Nov 14 22:13:20 2023"), Some(1_700_000_000));
     assert_eq!(d("From a@b  Tue Nov 14 22:13:20 2023"), Some(1_700_000_000));
     assert_eq!(d("From MAILER-DAEMON Thu Jan  1 00:00:00 1970"), Some(0));
-    assert_eq!(d("From a@b Tue Nov 14 23:13:20 2023 +0100"), Some(1_700_000_000));
-    assert_eq!(d("From a@b Tue Nov 14 23:13:20 +0100 2023"), Some(1_700_000_000));
-    assert_eq!(d("From a@b Tue Nov 14 21:13:20 -0100 2023"), Some(1_700_000_000));
+    assert_eq!(
+        d("From a@b Tue Nov 14 23:13:20 2023 +0100"),
+        Some(1_700_000_000)
+    );
+    assert_eq!(
+        d("From a@b Tue Nov 14 23:13:20 +0100 2023"),
+        Some(1_700_000_000)
+    );
+    assert_eq!(
+        d("From a@b Tue Nov 14 21:13:20 -0100 2023"),
+        Some(1_700_000_000)
+    );
     assert_eq!(d("From a@b Tue Nov 14 22:13 2023"), Some(1_699_999_980));
     assert_eq!(d("From a@b Nov 14 22:13:20 2023"), Some(1_700_000_000));
     for bad in [

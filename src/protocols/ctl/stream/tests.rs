@@ -94,7 +94,7 @@ async fn errors_end_the_stream_on_both_sides() {
     let (sent, ()) = within(async {
         tokio::join!(
             async { StreamSender::new(&mut a).send_data(&pattern(10)).await },
-            StreamReceiver::new(&mut b).fail("no account \"x\"")
+            async { StreamReceiver::new(&mut b).fail("no account \"x\"").await }
         )
     })
     .await;
