@@ -11,6 +11,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::account::SetPassword;
 use super::queue::ListQueue;
 use super::registry::{OpenAccount, OpenAccounts};
+use super::transfer::{self, Outcome};
 use super::{Services, admin};
 use crate::auth::PasswordSecrets;
 use crate::metrics;
@@ -84,11 +85,28 @@ impl Actor for CtlConn {
                         return;
                     }
                 };
-                let response = match execute(&services, request).await {
-                    Ok(output) => Response::Ok { output },
-                    Err(message) => Response::Error { message },
+                let outcome = match request {
+                    Request::Import { account, mailbox } => {
+                        transfer::import(&services, &mut stream, account, mailbox).await
+                    }
+                    Request::Export { account, mailbox } => {
+                        transfer::export(&services, &mut stream, account, mailbox).await
+                    }
+                    Request::QueueDump { id } => {
+                        transfer::queue_dump(&services, &mut stream, id).await
+                    }
+                    request => {
+                        let response = match execute(&services, request).await {
+                            Ok(output) => Response::Ok { output },
+                            Err(message) => Response::Error { message },
+                        };
+                        match write_frame(&mut stream, &response).await {
+                            Ok(()) => Outcome::Continue,
+                            Err(_) => Outcome::Close,
+                        }
+                    }
                 };
-                if write_frame(&mut stream, &response).await.is_err() {
+                if let Outcome::Close = outcome {
                     return;
                 }
             }
@@ -182,5 +200,8 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
         Request::QueueDrop { id } => admin::queue_drop(services, id).await,
         Request::LogLevel { level } => admin::log_level(&level),
         Request::Backup { dest } => super::backup::backup(services, dest).await,
+        Request::Import { .. } | Request::Export { .. } | Request::QueueDump { .. } => {
+            Err("a streaming command without its stream".into())
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod append;
 pub mod backup;
 pub mod conn_io;
 pub mod ctl;
@@ -15,6 +16,7 @@ pub mod queue;
 pub mod registry;
 pub mod smtp_conn;
 pub mod supervisor;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

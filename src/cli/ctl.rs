@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 
 use crate::protocols::ctl::{Request, Response, read_frame, write_frame};
 
+mod progress;
+mod transfer;
+
+use transfer::Format;
+
 #[derive(Parser)]
 #[command(name = "moxctl", version, about = "Administer a running moxide")]
 pub struct CtlCli {
@@ -57,6 +62,26 @@ enum CtlCommand {
         #[command(subcommand)]
         command: QueueCommand,
     },
+    /// Imports the messages of an mbox file or a Maildir into MAILBOX of ACCOUNT (created when
+    /// missing), with their flags and received times. Messages that cannot be imported are
+    /// listed at the end, and the exit code is then non-zero.
+    Import {
+        format: Format,
+        account: String,
+        mailbox: String,
+        path: PathBuf,
+    },
+    /// Exports the messages of ACCOUNT (every mailbox, or one) as mbox files or Maildirs under
+    /// DEST, which must not exist or be empty: a mailbox `A/B` becomes `DEST/A/B.mbox` or
+    /// `DEST/A/B/{cur,new,tmp}`.
+    Export {
+        format: Format,
+        account: String,
+        dest: PathBuf,
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +123,8 @@ enum QueueCommand {
     Kick { id: Option<u64> },
     /// Removes entry ID from the queue without delivering it.
     Drop { id: u64 },
+    /// Writes the message of entry ID, as it will be sent, to standard output.
+    Dump { id: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +144,11 @@ enum CtlError {
     Protocol(String),
     #[error("{0}")]
     Server(String),
+    #[error("{0}")]
+    Local(String),
+    /// The command did part of its work: what it did, and what it did not.
+    #[error("{0}")]
+    Partial(String),
 }
 
 fn socket_path(cli: &CtlCli) -> Result<PathBuf, CtlError> {
@@ -156,17 +188,24 @@ fn read_password() -> Result<String, CtlError> {
     Ok(password)
 }
 
-async fn call(path: &Path, request: &Request) -> Result<String, CtlError> {
-    let mut stream = tokio::net::UnixStream::connect(path)
+async fn connect(path: &Path) -> Result<tokio::net::UnixStream, CtlError> {
+    tokio::net::UnixStream::connect(path)
         .await
         .map_err(|error| CtlError::NotRunning {
             path: path.to_path_buf(),
             error,
-        })?;
-    write_frame(&mut stream, request)
+        })
+}
+
+/// Sends a request and reads its answer.
+async fn request(
+    stream: &mut tokio::net::UnixStream,
+    request: &Request,
+) -> Result<String, CtlError> {
+    write_frame(stream, request)
         .await
         .map_err(|e| CtlError::Protocol(e.to_string()))?;
-    match read_frame::<Response>(&mut stream)
+    match read_frame::<Response>(stream)
         .await
         .map_err(|e| CtlError::Protocol(e.to_string()))?
     {
@@ -178,9 +217,25 @@ async fn call(path: &Path, request: &Request) -> Result<String, CtlError> {
     }
 }
 
-fn run(cli: CtlCli) -> Result<String, CtlError> {
-    let path = socket_path(&cli)?;
-    let request = match cli.command {
+/// Sends a streaming command's request; Ok when the daemon is ready for the stream.
+async fn expect_ready(
+    stream: &mut tokio::net::UnixStream,
+    command: &Request,
+) -> Result<(), CtlError> {
+    request(stream, command).await.map(|_| ())
+}
+
+fn absolute(path: &Path) -> Result<String, CtlError> {
+    // The daemon has its own working directory.
+    Ok(std::path::absolute(path)
+        .map_err(|e| CtlError::Local(format!("{}: {e}", path.display())))?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// A command answered with one request and its response.
+fn simple_request(command: CtlCommand) -> Result<Request, CtlError> {
+    Ok(match command {
         CtlCommand::Status => Request::Status,
         CtlCommand::Accounts => Request::Accounts,
         CtlCommand::Setpassword { account } => Request::SetPassword {
@@ -190,11 +245,7 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
         CtlCommand::Reload => Request::Reload,
         CtlCommand::Loglevel { level } => Request::LogLevel { level },
         CtlCommand::Backup { destdir } => Request::Backup {
-            // The daemon has its own working directory.
-            dest: std::path::absolute(&destdir)
-                .map_err(|e| CtlError::Protocol(format!("{}: {e}", destdir.display())))?
-                .to_string_lossy()
-                .into_owned(),
+            dest: absolute(&destdir)?,
         },
         CtlCommand::Account { command } => match command {
             AccountCommand::Add { name, address } => Request::AccountAdd { name, address },
@@ -214,13 +265,54 @@ fn run(cli: CtlCli) -> Result<String, CtlError> {
             QueueCommand::List => Request::QueueList,
             QueueCommand::Kick { id } => Request::QueueKick { id },
             QueueCommand::Drop { id } => Request::QueueDrop { id },
+            QueueCommand::Dump { .. } => unreachable!("streaming command"),
         },
-    };
+        CtlCommand::Import { .. } | CtlCommand::Export { .. } => {
+            unreachable!("streaming command")
+        }
+    })
+}
+
+async fn execute(path: &Path, command: CtlCommand) -> Result<String, CtlError> {
+    match command {
+        CtlCommand::Import {
+            format,
+            account,
+            mailbox,
+            path: source,
+        } => {
+            let mut stream = connect(path).await?;
+            transfer::import(&mut stream, format, account, mailbox, &source).await
+        }
+        CtlCommand::Export {
+            format,
+            account,
+            dest,
+            mailbox,
+        } => {
+            let mut stream = connect(path).await?;
+            transfer::export(&mut stream, format, account, mailbox, &dest).await
+        }
+        CtlCommand::Queue {
+            command: QueueCommand::Dump { id },
+        } => {
+            let mut stream = connect(path).await?;
+            transfer::queue_dump(&mut stream, id).await
+        }
+        command => {
+            let req = simple_request(command)?;
+            request(&mut connect(path).await?, &req).await
+        }
+    }
+}
+
+fn run(cli: CtlCli) -> Result<String, CtlError> {
+    let path = socket_path(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CtlError::Protocol(e.to_string()))?;
-    runtime.block_on(call(&path, &request))
+    runtime.block_on(execute(&path, cli.command))
 }
 
 /// Entry point of `moxctl`.

@@ -1,15 +1,23 @@
 //! The control protocol between `moxctl` and the daemon, over the Unix socket in the data
-//! directory: frames of a 4-byte big-endian length and a JSON document.
+//! directory: frames of a 4-byte big-endian length and a JSON document, a request answered by a
+//! response; commands that move large data stream it in chunks (`frame.rs` has the frame kinds,
+//! `stream.rs` the flow control, `transfer.rs` import and export).
+
+pub mod frame;
+#[cfg(test)]
+mod rendezvous;
+pub mod stream;
+pub mod transfer;
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::store::queue::QueueEntry;
 
-/// Largest frame accepted.
-pub const MAX_FRAME: usize = 16 << 20;
+/// Largest JSON frame accepted.
+pub const MAX_FRAME: usize = frame::MAX_JSON;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "lowercase")]
@@ -67,6 +75,24 @@ pub enum Request {
     LogLevel {
         level: String,
     },
+    /// Messages into `mailbox` of `account` (created when missing): answered Ok when the
+    /// daemon is ready, then moxctl streams [`transfer::ImportMessage`]s, each followed by its
+    /// data; the final answer says how many were stored.
+    Import {
+        account: String,
+        mailbox: String,
+    },
+    /// The messages of `account` (of one mailbox, or all): answered Ok, then the daemon streams
+    /// [`transfer::ExportPiece`]s, each message followed by its data.
+    Export {
+        account: String,
+        mailbox: Option<String>,
+    },
+    /// The message of a queue entry as it will be sent: answered Ok, then the daemon streams
+    /// its data.
+    QueueDump {
+        id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,39 +115,29 @@ pub enum FrameError {
     TooLarge(usize),
     #[error("malformed message: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("unexpected frame: {0}")]
+    Unexpected(String),
 }
 
 pub async fn write_frame<T: Serialize>(
     w: &mut (impl AsyncWrite + Unpin),
     value: &T,
 ) -> Result<(), FrameError> {
-    let body = serde_json::to_vec(value)?;
-    if body.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge(body.len()));
-    }
-    w.write_all(&(body.len() as u32).to_be_bytes()).await?;
-    w.write_all(&body).await?;
-    w.flush().await?;
-    Ok(())
+    frame::write(w, &frame::Frame::Json(serde_json::to_vec(value)?)).await
 }
 
-/// Reads one frame; None at a clean end of the connection.
+/// Reads one JSON frame; None at a clean end of the connection.
 pub async fn read_frame<T: for<'de> Deserialize<'de>>(
     r: &mut (impl AsyncRead + Unpin),
 ) -> Result<Option<T>, FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+    match frame::read(r).await? {
+        None => Ok(None),
+        Some(frame::Frame::Json(body)) => Ok(Some(serde_json::from_slice(&body)?)),
+        Some(other) => Err(FrameError::Unexpected(format!(
+            "{} where a message belongs",
+            other.name()
+        ))),
     }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
-    Ok(Some(serde_json::from_slice(&body)?))
 }
 
 /// The text of `moxctl queue list`: one line per entry, in queueing order, fields separated by
@@ -178,6 +194,7 @@ fn one_line(s: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::store::{QueueFileId, QueueId};
+    use tokio::io::AsyncWriteExt;
 
     #[test]
     fn queue_listing_is_one_line_per_entry() {
@@ -234,6 +251,10 @@ mod tests {
         a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         assert!(matches!(
             read_frame::<Request>(&mut b).await,
+            Err(FrameError::Unexpected(_))
+        ));
+        assert!(matches!(
+            write_frame(&mut a, &"x".repeat(MAX_FRAME)).await,
             Err(FrameError::TooLarge(_))
         ));
         let (mut a, mut b) = tokio::io::duplex(64);

@@ -4,9 +4,13 @@
 pub mod account;
 pub mod backup;
 pub mod codec;
+pub mod export_paths;
 pub mod files;
 pub mod flags;
 pub mod ids;
+pub mod incoming;
+pub mod maildir;
+pub mod mbox;
 pub mod ops;
 pub mod parts;
 pub mod queue;

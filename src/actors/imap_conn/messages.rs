@@ -1,36 +1,17 @@
 //! APPEND (with MULTIAPPEND, RFC 3502), COPY and MOVE (RFC 6851), answering with UIDPLUS codes
 //! (RFC 4315).
 
-use std::sync::Arc;
-
 use actix::prelude::*;
 
 use super::mailboxes::no;
 use super::view::{SetKind, uid_set};
 use super::{ImapConn, Reply, done};
 use crate::actors::account::{AppendMessages, CopyMessages, MoveMessages, Placed};
+use crate::actors::append::prepare;
 use crate::protocols::imap::parse::AppendMessage;
 use crate::protocols::imap::types::SeqSet;
-use crate::store::files::MessageSource;
-use crate::store::{Content, NewMessage, StoreError, parts};
-
-/// Messages up to this size are parsed on the connection's thread.
-const INLINE_PARSE_LIMIT: usize = 128 * 1024;
-
-fn new_message(m: AppendMessage) -> NewMessage {
-    let data = Arc::new(m.data);
-    NewMessage {
-        content: Content {
-            prefix: Vec::new(),
-            file_size: data.len() as u64,
-            parts: parts::parse(&data),
-        },
-        source: MessageSource::Bytes(data),
-        flags: m.flags,
-        keywords: m.keywords,
-        received: m.date.unwrap_or_else(crate::store::account::now),
-    }
-}
+use crate::store::StoreError;
+use crate::store::incoming::IncomingMessage;
 
 /// The tagged NO when the destination is missing: TRYCREATE tells the client it can create it
 /// (RFC 9051 §6.3.12, §6.4.7).
@@ -57,15 +38,13 @@ impl ImapConn {
             return done(format!("{tag} NO [CANNOT] empty message\r\n"));
         }
         let work = async move {
-            let total: usize = messages.iter().map(|m| m.data.len()).sum();
-            let messages = if total <= INLINE_PARSE_LIMIT {
-                messages.into_iter().map(new_message).collect()
-            } else {
-                let parse = move || messages.into_iter().map(new_message).collect::<Vec<_>>();
-                actix_rt::task::spawn_blocking(parse)
-                    .await
-                    .map_err(|e| StoreError::CommitFailed(e.to_string()))?
-            };
+            let incoming = messages.into_iter().map(|m| IncomingMessage {
+                data: m.data,
+                flags: m.flags,
+                keywords: m.keywords,
+                received: m.date,
+            });
+            let messages = prepare(incoming.collect()).await?;
             handle
                 .addr
                 .send(AppendMessages { mailbox, messages })
