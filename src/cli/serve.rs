@@ -37,6 +37,7 @@ enum ConfigCommand {
 pub fn load(file: &std::path::Path, mode: Mode) -> Result<Config, ConfigError> {
     let static_config = config::load_static(file)?;
     let dynamic = config::load_dynamic(&static_config.domains_file)?;
+    config::check_routes(&static_config, &dynamic)?;
     Ok(Config::new(static_config, dynamic, mode))
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::dkim::{DkimFile, DomainDkim};
+use super::routes::{self, Route, RouteFile};
 use super::{ConfigError, Problems};
 use crate::address::{Address, Domain, Localpart};
 
@@ -20,6 +21,9 @@ pub struct DynamicFile {
     pub domains: BTreeMap<String, DomainFile>,
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountFile>,
+    /// Global routes for outgoing mail, after those of the account and of the sender's domain.
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,6 +33,9 @@ pub struct DomainFile {
     pub description: String,
     /// DKIM selectors and keys for signing outgoing mail from this domain.
     pub dkim: Option<DkimFile>,
+    /// Routes for outgoing mail from this domain, after the account's.
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +48,9 @@ pub struct AccountFile {
     pub addresses: Vec<String>,
     #[serde(default)]
     pub full_name: String,
+    /// Routes for this account's outgoing mail, evaluated first.
+    #[serde(default)]
+    pub routes: Vec<RouteFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +59,7 @@ pub struct AccountConfig {
     pub domain: Domain,
     pub addresses: Vec<Address>,
     pub full_name: String,
+    pub routes: Vec<Route>,
 }
 
 /// Where mail for an address goes.
@@ -71,6 +82,10 @@ pub struct DynamicConfig {
     dkim: HashMap<String, DomainDkim>,
     /// The postmaster account.
     pub postmaster: Option<String>,
+    /// ASCII domain → its routes.
+    domain_routes: HashMap<String, Vec<Route>>,
+    /// The global routes.
+    pub routes: Vec<Route>,
 }
 
 /// Whether `name` can name an account: it is also a directory name.
@@ -95,6 +110,11 @@ impl DynamicFile {
         for (name, domain_file) in self.domains {
             match Domain::parse(&name) {
                 Ok(d) => {
+                    let key = format!("domains.{name}.routes");
+                    let list = routes::validate(domain_file.routes, &key, &mut problems);
+                    if !list.is_empty() {
+                        config.domain_routes.insert(d.ascii().to_string(), list);
+                    }
                     if let Some(dkim) = domain_file.dkim {
                         let dkim = super::dkim::validate(&name, &d, dkim, base, &mut problems);
                         config.dkim.insert(d.ascii().to_string(), dkim);
@@ -192,6 +212,7 @@ impl DynamicFile {
                     Err(e) => problems.add(&akey, e.to_string()),
                 }
             }
+            let routes = routes::validate(a.routes, &key("routes"), &mut problems);
             config.accounts.insert(
                 name.clone(),
                 AccountConfig {
@@ -199,9 +220,11 @@ impl DynamicFile {
                     domain,
                     addresses,
                     full_name: a.full_name,
+                    routes,
                 },
             );
         }
+        config.routes = routes::validate(self.routes, "routes", &mut problems);
         if let Some(account) = &self.postmaster {
             if config.accounts.contains_key(account) {
                 config.postmaster = Some(account.clone());
@@ -247,6 +270,37 @@ impl DynamicConfig {
     /// Whether mail for `domain` is ours.
     pub fn is_local_domain(&self, domain: &Domain) -> bool {
         self.domains.contains_key(domain.ascii())
+    }
+
+    /// The route of an outgoing delivery attempt (account, then the sender's domain, then
+    /// global; the first match); None for direct delivery. Domains in ASCII.
+    pub fn route(
+        &self,
+        account: &str,
+        from_domain: &str,
+        to_domain: &str,
+        attempts: u32,
+    ) -> Option<&Route> {
+        let account = self.accounts.get(account).map(|a| a.routes.as_slice());
+        let domain = self
+            .domain_routes
+            .get(&from_domain.to_ascii_lowercase())
+            .map(Vec::as_slice);
+        routes::choose(
+            [account.unwrap_or(&[]), domain.unwrap_or(&[]), &self.routes],
+            from_domain,
+            to_domain,
+            attempts,
+        )
+    }
+
+    /// Every route with where it is configured, to check their transports exist.
+    pub fn all_routes(&self) -> impl Iterator<Item = &Route> {
+        self.accounts
+            .values()
+            .flat_map(|a| &a.routes)
+            .chain(self.domain_routes.values().flatten())
+            .chain(&self.routes)
     }
 
     /// The account a login name (an address or an account name) belongs to.

@@ -7,7 +7,9 @@ pub mod dkim;
 pub mod dynamic;
 pub mod edit;
 pub mod records;
+pub mod routes;
 pub mod static_config;
+pub mod transports;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -128,6 +130,27 @@ pub fn load_dynamic(file: &Path) -> Result<DynamicConfig, ConfigError> {
     read_toml::<DynamicFile>(file)?.validate(file)
 }
 
+/// The routes of the dynamic file name transports of the static one.
+pub fn check_routes(
+    static_config: &StaticConfig,
+    dynamic: &DynamicConfig,
+) -> Result<(), ConfigError> {
+    let mut problems = Problems::new(&dynamic.file);
+    for route in dynamic.all_routes() {
+        if !static_config.transports.contains_key(&route.transport) {
+            problems.add(
+                &format!("{}.transport", route.key),
+                format!(
+                    "unknown transport {:?} (transports are configured in {})",
+                    route.transport,
+                    static_config.file.display()
+                ),
+            );
+        }
+    }
+    problems.finish()
+}
+
 /// How the server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -166,6 +189,7 @@ impl Config {
     /// the new one is invalid.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let new = load_dynamic(&self.static_config.domains_file)?;
+        check_routes(&self.static_config, &new)?;
         let mut guard = match self.dynamic.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::transports::{QueueConfig, QueueFile, Transport, TransportFile};
 use super::{ConfigError, Problems};
 use crate::address::Domain;
 
@@ -37,6 +38,12 @@ pub struct StaticFile {
     /// Limits on incoming SMTP per remote address.
     #[serde(default)]
     pub limits: LimitsFile,
+    /// The outgoing queue's schedule and concurrency.
+    #[serde(default)]
+    pub queue: QueueFile,
+    /// Ways outgoing mail can leave, named for routes (domains.toml).
+    #[serde(default)]
+    pub transports: BTreeMap<String, TransportFile>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -231,6 +238,8 @@ pub struct StaticConfig {
     pub listeners: Vec<ListenerConfig>,
     pub dns: DnsConfig,
     pub limits: Limits,
+    pub queue: QueueConfig,
+    pub transports: BTreeMap<String, Transport>,
 }
 
 impl StaticFile {
@@ -324,6 +333,8 @@ impl StaticFile {
             }
         }
         let dns = self.dns.validate(&mut problems);
+        let queue = self.queue.validate(&mut problems);
+        let transports = super::transports::validate_all(self.transports, dir, &mut problems);
         for (k, v) in [
             (
                 "limits.smtp_connections_per_ip",
@@ -352,6 +363,8 @@ impl StaticFile {
                 smtp_connections_per_ip: self.limits.smtp_connections_per_ip,
                 smtp_messages_per_ip_per_minute: self.limits.smtp_messages_per_ip_per_minute,
             },
+            queue,
+            transports,
         })
     }
 }

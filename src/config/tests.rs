@@ -486,3 +486,153 @@ fn example_dkim_section_is_valid() {
             .unwrap();
     assert_eq!(doc["headers"], dkim::DEFAULT_HEADERS);
 }
+
+const TRANSPORTS: &str = r#"
+hostname = "mail.example.com"
+
+[queue]
+concurrency = 4
+retry_intervals_seconds = [1, 2]
+max_attempts = 3
+
+[transports.relay]
+type = "smtp"
+host = "relay.example.net"
+
+[transports.provider]
+type = "submission"
+host = "smtp.provider.example"
+username = "me"
+password_file = "pw"
+mechanisms = ["scram-sha-256", "PLAIN"]
+ca_file = "ca.pem"
+
+[transports.tls465]
+type = "submissions"
+host = "127.0.0.1"
+port = 2465
+username = "me"
+password = "secret"
+no_verify_tls = true
+
+[transports.proxy]
+type = "socks"
+address = "127.0.0.1:1080"
+remote_ips = ["192.0.2.1"]
+remote_hostname = "out.example.com"
+"#;
+
+#[test]
+fn transports_and_queue_settings() {
+    use crate::config::transports::{RelayTls, Transport, Trust};
+    use crate::protocols::sasl::Mechanism;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pw", "hunter2\nignored\n");
+    let c = load_static(&write(dir.path(), "moxide.toml", TRANSPORTS)).unwrap();
+    assert_eq!(c.queue.concurrency, 4);
+    assert_eq!(c.queue.max_attempts, 3);
+    assert_eq!(c.queue.delayed_dsn_after, 5);
+    assert_eq!(c.queue.retry_intervals.len(), 2);
+    assert_eq!(
+        c.transports["relay"],
+        Transport::Relay {
+            host: "relay.example.net".into(),
+            port: 25,
+            tls: RelayTls::Opportunistic,
+            auth: None
+        }
+    );
+    let Transport::Relay {
+        port, tls, auth, ..
+    } = &c.transports["provider"]
+    else {
+        panic!("not a relay")
+    };
+    assert_eq!(*port, 587);
+    assert_eq!(
+        *tls,
+        RelayTls::StartTls(Trust::CaFile(dir.path().join("ca.pem")))
+    );
+    let auth = auth.as_ref().unwrap();
+    assert_eq!(auth.password, "hunter2");
+    assert_eq!(auth.mechanisms, [Mechanism::ScramSha256, Mechanism::Plain]);
+    assert!(matches!(
+        &c.transports["tls465"],
+        Transport::Relay {
+            port: 2465,
+            tls: RelayTls::Implicit(Trust::Any),
+            ..
+        }
+    ));
+    assert!(
+        matches!(&c.transports["proxy"], Transport::Socks { remote_ips, .. } if remote_ips.len() == 1)
+    );
+
+    let bad = r#"
+hostname = "mail.example.com"
+[queue]
+concurrency = 0
+[transports.a]
+type = "submission"
+host = "bad host"
+tls = "none"
+mechanisms = ["XOAUTH9"]
+[transports.b]
+type = "socks"
+address = "nowhere"
+remote_ips = []
+remote_hostname = "out.example.com"
+"#;
+    let err = load_static(&write(dir.path(), "moxide.toml", bad)).unwrap_err();
+    let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "queue.concurrency",
+            "transports.a.host",
+            "transports.a.tls",
+            "transports.a.mechanisms[0]",
+            "transports.a.username",
+            "transports.b.address",
+            "transports.b.remote_ips"
+        ],
+        "{err}"
+    );
+    let unknown = "hostname = \"m.example\"\n[transports.a]\ntype = \"smtp\"\nhost = \"h.example\"\nprot = 25\n";
+    let err = load_static(&write(dir.path(), "moxide.toml", unknown)).unwrap_err();
+    assert!(err.to_string().contains("prot"), "{err}");
+}
+
+#[test]
+fn routes_name_known_transports_and_are_chosen_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pw", "x\n");
+    let s = load_static(&write(dir.path(), "moxide.toml", TRANSPORTS)).unwrap();
+    let domains = format!(
+        "{DOMAINS}\n[[routes]]\nminimum_attempts = 3\ntransport = \"relay\"\n\n\
+         [[domains.\"example.com\".routes]]\nto_domain = [\".example.org\"]\ntransport = \"provider\"\n\n\
+         [[accounts.mjl.routes]]\nto_domain = [\"special.example\"]\ntransport = \"proxy\"\n"
+    );
+    let d = load_dynamic(&write(dir.path(), "domains.toml", &domains)).unwrap();
+    check_routes(&s, &d).unwrap();
+    let pick = |to: &str, attempts| {
+        d.route("mjl", "example.com", to, attempts)
+            .map(|r| r.transport.as_str())
+    };
+    assert_eq!(pick("special.example", 0), Some("proxy"));
+    assert_eq!(pick("a.example.org", 5), Some("provider"));
+    assert_eq!(pick("else.example", 2), None);
+    assert_eq!(pick("else.example", 3), Some("relay"));
+
+    let domains = format!("{DOMAINS}\n[[accounts.mjl.routes]]\ntransport = \"nope\"\n");
+    let file = write(dir.path(), "domains.toml", &domains);
+    let d = load_dynamic(&file).unwrap();
+    let err = check_routes(&s, &d).unwrap_err();
+    assert_eq!(err.0.len(), 1);
+    assert_eq!(err.0[0].file, file);
+    assert_eq!(err.0[0].key, "accounts.mjl.routes[0].transport");
+    assert!(
+        err.0[0].message.contains("unknown transport \"nope\""),
+        "{err}"
+    );
+}
