@@ -5,6 +5,7 @@ pub mod address;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod dns;
 pub mod logging;
 pub mod metrics;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Services;
-use super::queue::{ListQueue, RemoveQueued, UpdateQueued};
+use super::delivery::{DropQueued, KickEntries};
 use super::registry::RetireAccount;
 use crate::address::{Address, Domain};
 use crate::config::edit::{EditError, edit_dynamic};
@@ -225,30 +225,11 @@ pub async fn domain_remove(services: &Services, text: String) -> CtlResult {
 }
 
 pub async fn queue_kick(services: &Services, id: Option<u64>) -> CtlResult {
-    let entries = services
-        .queue
-        .send(ListQueue)
+    let n = services
+        .delivery
+        .send(KickEntries(id.map(QueueId)))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let now = crate::store::account::now();
-    let chosen: Vec<_> = entries
-        .into_iter()
-        .filter(|e| id.is_none_or(|id| e.id == QueueId(id)))
-        .collect();
-    if let (Some(id), true) = (id, chosen.is_empty()) {
-        return Err(format!("no queue entry {id}"));
-    }
-    let n = chosen.len();
-    for mut entry in chosen {
-        entry.next_attempt = now;
-        services
-            .queue
-            .send(UpdateQueued(entry))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-    }
+        .map_err(|e| e.to_string())??;
     Ok(format!(
         "{n} queue entr{} due now\n",
         if n == 1 { "y" } else { "ies" }
@@ -257,11 +238,10 @@ pub async fn queue_kick(services: &Services, id: Option<u64>) -> CtlResult {
 
 pub async fn queue_drop(services: &Services, id: u64) -> CtlResult {
     let entry = services
-        .queue
-        .send(RemoveQueued(QueueId(id)))
+        .delivery
+        .send(DropQueued(QueueId(id)))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())??;
     Ok(format!(
         "dropped queue entry {} <{}> -> <{}>\n",
         entry.id, entry.mail_from, entry.recipient

@@ -6,6 +6,7 @@ pub mod append;
 pub mod backup;
 pub mod conn_io;
 pub mod ctl;
+pub mod delivery;
 pub mod group_commit;
 pub mod imap_conn;
 pub mod limits;
@@ -32,6 +33,8 @@ pub struct Services {
     pub registry: actix::Addr<registry::AccountRegistry>,
     /// The outgoing queue's writer.
     pub queue: actix::Addr<queue::QueueActor>,
+    /// The outgoing delivery engine: its entry actors act on `queue kick` and `drop`.
+    pub delivery: actix::Addr<delivery::DeliveryManager>,
     pub started: Instant,
     /// Authentication failures per remote address.
     pub auth_limiter: login::AuthLimiter,

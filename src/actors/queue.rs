@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use super::delivery::NewEntries;
 use super::group_commit::{self, GroupCommit};
 use crate::address::Address;
 use crate::store::queue::{NewQueued, QueueEntry, QueueOp, QueueOutcome, QueueStore};
@@ -21,13 +22,16 @@ const MAX_BATCH: usize = 256;
 pub struct QueueActor {
     store: Arc<QueueStore>,
     batches: GroupCommit<QueueOp, QueueOutcome>,
+    /// Told of new entries once they are durable (the delivery manager).
+    subscriber: Option<Recipient<NewEntries>>,
 }
 
 impl QueueActor {
-    pub fn new(store: Arc<QueueStore>) -> QueueActor {
+    pub fn new(store: Arc<QueueStore>, subscriber: Option<Recipient<NewEntries>>) -> QueueActor {
         QueueActor {
             store,
             batches: GroupCommit::new(MAX_BATCH),
+            subscriber,
         }
     }
 
@@ -69,6 +73,10 @@ impl QueueActor {
                     );
                     for outcome in outcomes.iter().flatten() {
                         log_outcome(outcome);
+                        if let (QueueOutcome::Queued(entries), Some(s)) = (outcome, &act.subscriber)
+                        {
+                            s.do_send(NewEntries(entries.clone()));
+                        }
                     }
                     group_commit::answer(waiters, outcomes);
                 }
@@ -238,7 +246,7 @@ mod tests {
         let _lock = data.prepare().unwrap();
         let server = ServerStore::open(&data.server_env()).unwrap();
         let store = Arc::new(QueueStore::open(&server, &data.queue_dir()).unwrap());
-        let addr = QueueActor::new(store.clone()).start();
+        let addr = QueueActor::new(store.clone(), None).start();
 
         let n = 200;
         let results = join_all((0..n).map(|i| addr.send(Enqueue(message(i, 1 + i % 3))))).await;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::account::SetPassword;
+use super::delivery::{self, DeliveryManager};
 use super::listener::{self, BindError};
 use super::queue::QueueActor;
 use super::registry::{AccountRegistry, OpenAccount};
@@ -94,13 +95,15 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
 
     let (server_store, queue_store) = (Arc::new(server), Arc::new(queue));
     let registry = AccountRegistry::new(data.clone(), server_store.clone()).start();
-    let queue = QueueActor::new(queue_store.clone()).start();
+    let delivery = DeliveryManager::default().start();
+    let queue = QueueActor::new(queue_store.clone(), Some(delivery.clone().recipient())).start();
     let config = Arc::new(config);
     let services = Arc::new(Services {
         config: config.clone(),
         data,
         registry: registry.clone(),
         queue,
+        delivery: delivery.clone(),
         server_store,
         queue_store,
         started: Instant::now(),
@@ -109,6 +112,8 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         dns,
         ip_limits,
     });
+
+    delivery.do_send(delivery::Init(services.clone()));
 
     if let Some((account, password)) = options.password {
         let fail = |message: String| ServeError::Password {

@@ -108,12 +108,25 @@ def moxctl(*args, input=None, timeout=10):
     return subprocess.run([str(MOXCTL), *args], input=input, capture_output=True, timeout=timeout, text=True)
 
 
+# Where mail for the test's remote domains goes: an address on loopback where nothing listens,
+# so that delivery attempts fail temporarily and queued messages stay queued.
+UNREACHABLE_MX = "127.255.255.254"
+
+
+def unreachable_remotes(zone):
+    for domain in ("remote.example", "elsewhere.example", "xn--hxajbheg2az3al.xn--jxalpdlp"):
+        zone.add(domain, "MX", (10, f"mx.{domain}"))
+        zone.add(f"mx.{domain}", "A", UNREACHABLE_MX)
+
+
 @pytest.fixture
 def dns():
-    """A DNS server on loopback serving records the test adds (see dnsserver.py)."""
+    """A DNS server on loopback serving records the test adds (see dnsserver.py). The domains
+    remote.example and elsewhere.example have an MX where nothing listens."""
     from dnsserver import DnsServer
 
     server = DnsServer()
+    unreachable_remotes(server.zone)
     yield server
     server.stop()
 
@@ -229,6 +242,7 @@ def module_serve(tmp_path_factory):
     from dnsserver import DnsServer
 
     dns = DnsServer()
+    unreachable_remotes(dns.zone)
     server = Serve(tmp_path_factory.mktemp("serve") / "serve", dns_port=dns.port).start()
     yield server
     server.stop()
