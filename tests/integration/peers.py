@@ -7,8 +7,6 @@ Dovecot drop privileges to their own users) on free loopback ports, never touchi
 /var/spool/postfix or the system Dovecot, so pytest-xdist workers can run them in parallel. Use them
 as context managers or call start() and stop(); conftest.py has fixtures that do that."""
 
-import base64
-import errno
 import json
 import os
 import pathlib
@@ -17,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -141,8 +138,13 @@ class Peer:
 
     name = "peer"
     attempts = 5
+    programs = ()
 
     def __init__(self, directory=None):
+        missing = [p for p in self.programs if not os.access(p, os.X_OK)]
+        if missing:
+            raise RuntimeError(f"{missing} not installed: apt-get install postfix dovecot-core dante-server "
+                               "(scripts/test does)")
         self.own_dir = directory is None
         self.dir = pathlib.Path(directory) if directory else peer_dir(self.name)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +168,7 @@ class Peer:
             except PortInUse:
                 self._stop_processes()
                 # Another process took the free port we picked: pick again.
-                if attempt == self.attempts - 1 or getattr(self, "fixed_port", None) is not None:
+                if attempt == self.attempts - 1 or self.fixed_ports():
                     self.stop()
                     raise
             except BaseException:
@@ -176,6 +178,10 @@ class Peer:
 
     def _start(self, timeout):
         raise NotImplementedError
+
+    def fixed_ports(self):
+        """Whether the test chose the ports (then a taken one is an error, not a reason to retry)."""
+        return getattr(self, "fixed_port", None) is not None or getattr(self, "fixed_tls_port", None) is not None
 
     def _stop_processes(self):
         if self.proc and self.proc.poll() is None:
@@ -302,6 +308,7 @@ class Postfix(Peer):
     written to files by a pipe(8) delivery, read back with messages()/wait_for_messages()."""
 
     name = "postfix"
+    programs = (POSTFIX_SBIN, "/usr/bin/python3")
 
     def __init__(self, domains=("remote.test",), address="127.0.0.1", port=None, hostname="mx.remote.test",
                  responses=None, directory=None, relayhost=None, extra_main=""):
@@ -311,12 +318,14 @@ class Postfix(Peer):
         self.fixed_port = port
         self.port = port
         self.hostname = hostname
-        self.responses = DEFAULT_RESPONSES if responses is None else dict(responses)
+        self.responses = dict(DEFAULT_RESPONSES if responses is None else responses)
         self.relayhost = relayhost
         self.extra_main = extra_main
         self.etc = self.dir / "etc"
         self.mail = self.dir / "mail"
         self.maillog = self.dir / "maillog"
+        # Its self-signed certificate (CN and DNS name `hostname`), for clients that verify.
+        self.cert = self.dir / "cert.pem"
 
     # What subclasses change.
     def restrictions(self):
@@ -324,6 +333,9 @@ class Postfix(Peer):
 
     def listeners(self):
         return [(self.port, "")]
+
+    def more_main(self):
+        return ""
 
     def free_ports(self):
         if self.fixed_port is None:
@@ -360,7 +372,7 @@ class Postfix(Peer):
             host, port = self.relayhost
             main += f"relayhost = [{host}]:{port}\nrelay_transport = relay\ndefault_transport = smtp\n"
             main += "smtp_tls_security_level = may\n"
-        main += self.extra_main
+        main += self.more_main() + self.extra_main
         (self.etc / "main.cf").write_text(main)
         self._write_responses()
         backdate(self.etc / "main.cf", self.etc / "master.cf")
@@ -501,6 +513,7 @@ class Dovecot(Peer):
     """A Dovecot running only its auth service, for Postfix's SASL (socket at `auth_socket`)."""
 
     name = "dovecot"
+    programs = (DOVECOT,)
 
     def __init__(self, users, mechanisms, directory):
         super().__init__(directory)
@@ -534,21 +547,22 @@ class Dovecot(Peer):
 class PostfixSubmission(Postfix):
     """Postfix as a submission relay: STARTTLS on `port`, implicit TLS on `tls_port`, SASL through a
     private Dovecot (user `user` with `password`, mechanisms `mechanisms`, e.g. ["cram-md5"]), AUTH
-    only after TLS unless `auth_without_tls`. Mail from authenticated clients, to any domain, is
+    only after TLS unless `auth_without_tls`. Ports are free ones unless given. Mail from authenticated clients, to any domain, is
     delivered to files (messages()) or relayed to `relayhost` (host, port) if given."""
 
     name = "postfix-submission"
     MECHANISMS = ("plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256")
 
     def __init__(self, user="relayuser", password="relaypass1234", mechanisms=MECHANISMS, auth_without_tls=False,
-                 hostname="smtp.relay.test", **kwargs):
+                 hostname="smtp.relay.test", tls_port=None, **kwargs):
         kwargs.setdefault("domains", ())
         super().__init__(hostname=hostname, **kwargs)
         self.user = user
         self.password = password
         self.mechanisms = list(mechanisms)
         self.auth_without_tls = auth_without_tls
-        self.tls_port = None
+        self.fixed_tls_port = tls_port
+        self.tls_port = tls_port
         self.dovecot = Dovecot({user: password}, self.mechanisms, self.dir / "dovecot")
 
     def restrictions(self):
@@ -556,7 +570,8 @@ class PostfixSubmission(Postfix):
 
     def free_ports(self):
         super().free_ports()
-        self.tls_port = free_port(self.address)
+        if self.fixed_tls_port is None:
+            self.tls_port = free_port(self.address)
 
     def listeners(self):
         return [
@@ -564,19 +579,22 @@ class PostfixSubmission(Postfix):
             (self.tls_port, " -o smtpd_tls_wrappermode=yes"),
         ]
 
-    def _write_config(self):
-        self.extra_main += (
+    def more_main(self):
+        return (
             "smtpd_sasl_auth_enable = yes\n"
             "smtpd_sasl_type = dovecot\n"
             f"smtpd_sasl_path = {self.dovecot.auth_socket}\n"
             f"smtpd_tls_auth_only = {'no' if self.auth_without_tls else 'yes'}\n"
             "smtpd_sasl_security_options = noanonymous\n"
             "smtpd_sasl_tls_security_options = noanonymous\n"
-        ) if "smtpd_sasl_type" not in self.extra_main else ""
-        super()._write_config()
+        )
 
     def start(self, timeout=15):
-        self.dovecot.start(timeout)
+        try:
+            self.dovecot.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
         return super().start(timeout)
 
     def stop(self):
@@ -591,7 +609,8 @@ class PostfixSubmission(Postfix):
         return super().log() + "\n--- dovecot ---\n" + self.dovecot.log()
 
     def auth_methods_seen(self):
-        """SASL mechanisms of the successful logins so far, in order, e.g. ["PLAIN", "SCRAM-SHA-256"]."""
+        """SASL mechanisms of the messages accepted after a login so far, in order, e.g. ["PLAIN",
+        "SCRAM-SHA-256"] (Postfix logs the mechanism with each message, not at login)."""
         return re.findall(r"sasl_method=([A-Z0-9-]+)", _read(self.maillog))
 
 
@@ -625,6 +644,7 @@ class Socks5Proxy(Peer):
     carrying CONNECTs from loopback to 127.0.0.0/8 only; connections_seen() tells where to."""
 
     name = "danted"
+    programs = (DANTED,)
 
     def __init__(self, address="127.0.0.1", port=None, directory=None):
         super().__init__(directory)
@@ -665,6 +685,7 @@ class SmtpSink(Peer):
     every message; count() is how many DATA transactions completed (from its -c counter)."""
 
     name = "smtp-sink"
+    programs = (SMTP_SINK,)
 
     def __init__(self, address="127.0.0.1", port=None, backlog=1000, args=(), directory=None):
         super().__init__(directory)
