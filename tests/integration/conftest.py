@@ -247,3 +247,68 @@ def module_serve(tmp_path_factory):
     yield server
     server.stop()
     dns.stop()
+
+
+
+def _peers(cls):
+    """A factory starting `cls(**kwargs)` peers, and a function stopping them all."""
+    started = []
+
+    def start(**kwargs):
+        peer = cls(**kwargs).start()
+        started.append(peer)
+        return peer
+
+    def stop():
+        for peer in reversed(started):
+            peer.stop()
+
+    return start, stop
+
+
+# Real third-party peers for tests of outgoing delivery (see peers.py). Each fixture is a factory
+# taking the peer's constructor arguments, e.g. `mx = postfix_mx(address="127.0.0.2")`; the peers
+# are stopped and their directories removed after the test.
+
+
+@pytest.fixture
+def postfix_mx():
+    """Starts peers.PostfixMX(**kwargs): Postfix as the MX of remote.test (by default), mail
+    delivered to files (mx.wait_for_messages(n)), STARTTLS, 451/550 for tempfail@/reject@remote.test."""
+    from peers import PostfixMX
+
+    start, stop = _peers(PostfixMX)
+    yield start
+    stop()
+
+
+@pytest.fixture
+def postfix_submission():
+    """Starts peers.PostfixSubmission(**kwargs): Postfix submission relay with Dovecot SASL (user
+    relayuser), STARTTLS on .port and implicit TLS on .tls_port; auth_methods_seen() from its log."""
+    from peers import PostfixSubmission
+
+    start, stop = _peers(PostfixSubmission)
+    yield start
+    stop()
+
+
+@pytest.fixture
+def socks5_proxy():
+    """Starts peers.Socks5Proxy(**kwargs): dante without authentication on .port, to 127.0.0.0/8
+    only; connections_seen() lists the (ip, port) it connected to."""
+    from peers import Socks5Proxy
+
+    start, stop = _peers(Socks5Proxy)
+    yield start
+    stop()
+
+
+@pytest.fixture
+def smtp_sink():
+    """Starts peers.SmtpSink(**kwargs): Postfix's smtp-sink on .port, count() of messages received."""
+    from peers import SmtpSink
+
+    start, stop = _peers(SmtpSink)
+    yield start
+    stop()
