@@ -22,7 +22,13 @@ pub struct DeliveryManager {
     /// Destination domains with a delivery in progress.
     busy_domains: HashSet<String>,
     running: usize,
+    /// A dispatch is scheduled: entries due in the same moment are gathered first.
+    dispatch_pending: bool,
 }
+
+/// How long due entries are gathered before a dispatch, so that the recipients of a message
+/// (whose timers fire together) share a transaction.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Actor for DeliveryManager {
     type Context = Context<Self>;
@@ -135,7 +141,13 @@ impl Handler<Due> for DeliveryManager {
 
     fn handle(&mut self, due: Due, ctx: &mut Context<Self>) {
         self.waiting.push_back(due);
-        self.dispatch(ctx);
+        if !self.dispatch_pending {
+            self.dispatch_pending = true;
+            ctx.run_later(GATHER, |act, ctx| {
+                act.dispatch_pending = false;
+                act.dispatch(ctx);
+            });
+        }
     }
 }
 
