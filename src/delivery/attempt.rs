@@ -343,7 +343,7 @@ async fn transaction(
         };
         match client.auth(&credentials, &options).await {
             Ok(mechanism) => {
-                tracing::debug!(host, mechanism = mechanism.name(), "authenticated");
+                tracing::info!(host, mechanism = mechanism.name(), "authenticated to relay");
             }
             Err(e) => {
                 // A wrong password is the operator's to fix, not a reason to bounce.
