@@ -195,3 +195,29 @@ def test_null_mx_fails_at_once(serve, dns):
     assert fields["Action"] == "failed"
     text = dsn.get_body(preferencelist=("plain",)).get_content()
     assert "does not accept mail (null MX record)" in text, text
+
+
+def test_sigkill_during_delivery_loses_and_repeats_nothing(serve, dns, postfix_mx):
+    ip = loopback_for_port_25()
+    # Each transaction takes 2 s at the MX (at RCPT time), so deliveries are in flight when the
+    # server is killed.
+    mx = postfix_mx(address=ip, port=25, extra_main="smtpd_client_restrictions = sleep 2, permit\n")
+    mx_for(dns, "remote.test", ip)
+    server = serve()
+    for n in (1, 2, 3):
+        submit(server, [f"a{n}@remote.test"], f"crash {n}")
+    # The first is delivered and removed from the queue; the second is on the wire.
+    wait_queue(server, lambda q: "a1@remote.test" not in q, what="first delivered")
+    server.kill()
+    server = serve()
+    # The attempt in flight was recorded before dialing: it counts, and the entry is still there.
+    q = queue(server)
+    assert "a1@remote.test" not in q
+    assert q["a2@remote.test"][1] >= 1, q
+    kick_all = moxctl("--config", str(server.config), "queue", "kick")
+    assert kick_all.returncode == 0, kick_all.stderr
+    wait_queue(server, lambda q: q == {}, timeout=60, what="all delivered after restart")
+    delivered = [tuple(m.recipients) for m in mx.wait_for_messages(3, timeout=30)]
+    time.sleep(1)
+    delivered = [tuple(m.recipients) for m in mx.messages()]
+    assert sorted(delivered) == [("a1@remote.test",), ("a2@remote.test",), ("a3@remote.test",)], delivered
