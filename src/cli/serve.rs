@@ -1,4 +1,4 @@
-//! `moxide serve` and `moxide config test`.
+//! `moxide serve`, `moxide config test` and `moxide config dnscheck`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,14 @@ pub struct ConfigArgs {
 enum ConfigCommand {
     /// Validates the static and the dynamic configuration.
     Test {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Checks the DNS records of DOMAIN: MX, SPF (every address mail leaves from must pass:
+    /// the listeners' and each SOCKS transport's remote_ips), DKIM keys, DMARC; prints each
+    /// problem with the record that fixes it.
+    Dnscheck {
+        domain: String,
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -70,5 +78,55 @@ pub fn config(args: ConfigArgs) -> ExitCode {
             }
             Err(e) => report(&e),
         },
+        ConfigCommand::Dnscheck { domain, config } => dnscheck(&domain, &config),
+    }
+}
+
+fn dnscheck(domain: &str, file: &std::path::Path) -> ExitCode {
+    let c = match load(file, Mode::Serve) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    let dynamic = c.dynamic();
+    let domain = match crate::address::Domain::parse(domain) {
+        Ok(d) if dynamic.is_local_domain(&d) => d,
+        Ok(d) => {
+            eprintln!("moxide: {d} is not a domain of this server (domains.toml)");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("moxide: invalid domain {domain:?}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dns = match crate::dns::resolver(&c.static_config.dns) {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let findings = runtime.block_on(crate::dnscheck::check(
+        &dns,
+        &c.static_config,
+        &dynamic,
+        &domain,
+    ));
+    let problems = findings
+        .iter()
+        .filter(|f| matches!(f, crate::dnscheck::Finding::Problem(_)))
+        .count();
+    for f in &findings {
+        println!("{f}");
+    }
+    println!("{problems} problem(s)");
+    if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
