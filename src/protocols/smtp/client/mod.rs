@@ -30,6 +30,8 @@ mod transaction;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_conn;
+#[cfg(test)]
 mod tests_server;
 
 pub use auth::AuthOptions;
