@@ -11,6 +11,7 @@ pub mod dnscheck;
 pub mod logging;
 pub mod metrics;
 pub mod msgauth;
+pub mod privileges;
 pub mod protocols;
 pub mod store;
 pub mod tls;

@@ -37,6 +37,50 @@ pub enum ServeError {
     Password { account: String, message: String },
     #[error("{0}")]
     Runtime(String),
+    #[error(transparent)]
+    Privileges(#[from] crate::privileges::PrivilegeError),
+}
+
+/// Started as root: hands the data directory, configuration files and keys to the service user
+/// and becomes it, before any connection is handled. Otherwise: nothing to do.
+fn become_service_user(config: &Config) -> Result<(), ServeError> {
+    use crate::privileges::{self, Owned};
+    if !privileges::is_root() {
+        return Ok(());
+    }
+    let s = &config.static_config;
+    let user = privileges::lookup(&s.user)?;
+    if user.uid == 0 {
+        tracing::warn!(user = %s.user, "the service user is root: running with all privileges");
+        return Ok(());
+    }
+    if !s.no_fix_permissions {
+        let dynamic = config.dynamic();
+        let mut keys: Vec<std::path::PathBuf> = s
+            .listeners
+            .iter()
+            .filter_map(|l| l.tls.as_ref().map(|(_, key)| key.clone()))
+            .collect();
+        for domain in dynamic.domains.values() {
+            if let Some(dkim) = dynamic.dkim_for(domain) {
+                keys.extend(dkim.selectors.values().map(|sel| sel.key_file.clone()));
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        privileges::fix_permissions(
+            &user,
+            &Owned {
+                data_dir: &s.data_dir,
+                static_file: &s.file,
+                dynamic_file: &s.domains_file,
+                keys,
+            },
+        )?;
+    }
+    privileges::drop_to(&user)?;
+    tracing::info!(user = %user.name, uid = user.uid, gid = user.gid, "privileges dropped");
+    Ok(())
 }
 
 /// What to do at start besides serving.
@@ -92,6 +136,10 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         path: ctl_path.display().to_string(),
         error,
     })?;
+
+    if matches!(config.mode, crate::config::Mode::Serve) {
+        become_service_user(&config)?;
+    }
 
     let (server_store, queue_store) = (Arc::new(server), Arc::new(queue));
     let registry = AccountRegistry::new(data.clone(), server_store.clone()).start();

@@ -79,6 +79,8 @@ hostname = "mail.moxide.example"
 data_dir = "data"
 domains_file = "domains.toml"
 log_level = "info"
+# A test setup keeps the privileges it was started with (started as root, it stays root).
+user = "root"
 
 # Nothing answers at this address: the test setup never asks a real name server anything, and the
 # generated outgoing queue is never delivered anywhere.

@@ -27,6 +27,10 @@ pub struct StaticFile {
     /// Unprivileged user the server runs as after binding its ports when started as root.
     #[serde(default = "default_user")]
     pub user: String,
+    /// Started as root, the server gives the data directory, the configuration files and keys
+    /// to `user` with safe modes; true leaves owners and modes alone.
+    #[serde(default)]
+    pub no_fix_permissions: bool,
     /// A level (error, warn, info, debug, trace) or a tracing filter such as `info,moxide::store=debug`.
     #[serde(default = "default_log_level")]
     pub log_level: String,
@@ -234,6 +238,7 @@ pub struct StaticConfig {
     pub data_dir: PathBuf,
     pub domains_file: PathBuf,
     pub user: String,
+    pub no_fix_permissions: bool,
     pub log_level: String,
     pub listeners: Vec<ListenerConfig>,
     pub dns: DnsConfig,
@@ -356,6 +361,7 @@ impl StaticFile {
             data_dir: dir.join(self.data_dir),
             domains_file: dir.join(self.domains_file),
             user: self.user,
+            no_fix_permissions: self.no_fix_permissions,
             log_level: self.log_level,
             listeners,
             dns,

@@ -147,6 +147,9 @@ def self_signed(directory, name="localhost"):
 
 SERVE_STATIC = """hostname = "{hostname}"
 data_dir = "data"
+# Tests run as root in directories only root may enter: the server keeps its privileges (the
+# privilege drop has its own test, test_privileges.py).
+user = "root"
 log_level = "debug,hickory=info,hickory_proto=info,hickory_resolver=info"
 {extra}
 [dns]

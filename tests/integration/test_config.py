@@ -16,6 +16,7 @@ def free_port():
 
 STATIC = """hostname = "mail.example.com"
 data_dir = "data"
+user = "root"
 [listeners.local]
 ips = ["127.0.0.1"]
 smtp = {{ port = {smtp} }}
