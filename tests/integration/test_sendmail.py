@@ -173,3 +173,17 @@ def test_bad_config(server, tmp_path):
     assert r.returncode == 78, r.stderr
     assert f"{config}: hots: ".encode() in r.stderr, r.stderr
     assert b"unknown field" in r.stderr, r.stderr
+
+
+def test_config_option_over_environment(server, tmp_path):
+    good = write_config(tmp_path, server)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('tls = "none"\nhost = "mail.example.org"\nfrom = "x@example.org"\n')
+    # --config wins over $MOXIDE_SENDMAIL_CONFIG.
+    r = sendmail(tmp_path, good, ["--config", str(bad), OTHER], b"hi\n")
+    assert r.returncode == 78, r.stderr
+    assert f"{bad}: tls: ".encode() in r.stderr, r.stderr
+    tok = token()
+    r = sendmail(tmp_path, bad, [f"--config={good}", OTHER], f"Subject: {tok}\n\nhi\n".encode())
+    assert r.returncode == 0, r.stderr
+    assert len(stored(server, "other", tok)) == 1

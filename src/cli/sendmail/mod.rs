@@ -133,20 +133,19 @@ fn sendmail(raw: &[String], allow_config: bool) -> u8 {
 
     let verbose = submit::Verbose(args.verbose);
     verbose.say(format_args!("configuration {}", config.file.display()));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(EX_TEMPFAIL, format_args!("starting the runtime: {e}")),
-    };
-    let outcome = runtime.block_on(submit::submit(
-        &config,
-        &hostname(),
-        &envelope,
-        &message,
-        &verbose,
-    ));
+        .map_err(submit::SubmitError::Runtime)
+        .and_then(|runtime| {
+            runtime.block_on(submit::submit(
+                &config,
+                &hostname(),
+                &envelope,
+                &message,
+                &verbose,
+            ))
+        });
     let (code, failed) = match outcome {
         Ok(results) => judge(&results),
         Err(e) => {

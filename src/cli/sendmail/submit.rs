@@ -25,6 +25,8 @@ pub enum SubmitError {
     },
     #[error("connecting to {host} port {port}: timeout")]
     ConnectTimeout { host: String, port: u16 },
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     TlsConfig(#[from] TlsConfigError),
     #[error(transparent)]
@@ -36,7 +38,9 @@ impl SubmitError {
     /// no way to authenticate or protect the connection as configured.
     pub fn is_permanent(&self) -> bool {
         match self {
-            SubmitError::Connect { .. } | SubmitError::ConnectTimeout { .. } => false,
+            SubmitError::Connect { .. }
+            | SubmitError::ConnectTimeout { .. }
+            | SubmitError::Runtime(_) => false,
             SubmitError::TlsConfig(_) => true,
             SubmitError::Smtp(e) => {
                 e.is_permanent()
