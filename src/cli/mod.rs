@@ -3,6 +3,7 @@
 pub mod ctl;
 pub mod gentestdata;
 pub mod localserve;
+pub mod sendmail;
 pub mod serve;
 pub mod verifydata;
 
@@ -36,12 +37,25 @@ enum Command {
     /// Writes a complete test setup (configuration, accounts, mailboxes, messages, queue) into a
     /// new directory, through the stores' own write paths; for upgrade tests.
     Gentestdata(gentestdata::GentestdataArgs),
+    /// Submits the message on stdin like sendmail, for cron and scripts: to the submission
+    /// server in /etc/moxide/sendmail.toml. Also what a link named `sendmail` runs.
+    Sendmail(sendmail::SendmailCommand),
     /// Prints the version.
     Version,
 }
 
 /// Entry point of `moxide`.
 pub fn main() -> ExitCode {
+    // Invoked as `sendmail` (a link to this binary): sendmail's command line, not ours.
+    let mut args = std::env::args_os();
+    let invoked_as = args.next();
+    if invoked_as
+        .as_deref()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|name| name == "sendmail")
+    {
+        return sendmail::run_as_sendmail(args.collect());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
@@ -49,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Config(args) => serve::config(args),
         Command::Verifydata(args) => verifydata::run(args),
         Command::Gentestdata(args) => gentestdata::run(args),
+        Command::Sendmail(command) => sendmail::run(command),
         Command::Version => {
             println!("moxide {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

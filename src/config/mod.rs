@@ -96,7 +96,7 @@ impl Problems {
 }
 
 /// Reads and deserializes one TOML file; unknown keys and wrong types are problems with their key.
-fn read_toml<T: DeserializeOwned>(file: &Path) -> Result<T, ConfigError> {
+pub(crate) fn read_toml<T: DeserializeOwned>(file: &Path) -> Result<T, ConfigError> {
     let single = |message: String| {
         ConfigError(vec![Problem {
             file: file.to_path_buf(),
