@@ -56,8 +56,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Client<S> {
     /// The message in BDAT chunks, the last one `BDAT n LAST`; the final reply.
     pub(super) async fn bdat(&mut self, message: Message<'_>) -> Result<Reply, ClientError> {
         let t = self.timeouts;
+        let capacity = CHUNK_SIZE.min(usize::try_from(message.size()).unwrap_or(CHUNK_SIZE));
         let mut source = message.prefix.chain(message.body);
-        let mut chunk = Vec::with_capacity(CHUNK_SIZE.min(message.body_size as usize + 4096));
+        let mut chunk = Vec::with_capacity(capacity);
         loop {
             chunk.clear();
             if let Err(e) = (&mut source)

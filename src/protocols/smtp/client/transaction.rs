@@ -33,7 +33,7 @@ pub struct Message<'a> {
 
 impl Message<'_> {
     pub fn size(&self) -> u64 {
-        self.prefix.len() as u64 + self.body_size
+        (self.prefix.len() as u64).saturating_add(self.body_size)
     }
 }
 
