@@ -13,6 +13,10 @@ impl Counter {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
@@ -34,6 +38,8 @@ pub static COMMITTED_OPS: Counter = Counter::new();
 pub static DELIVERIES: Counter = Counter::new();
 /// Connections accepted.
 pub static CONNECTIONS: Counter = Counter::new();
+/// Connections open now (a gauge).
+pub static OPEN_CONNECTIONS: Counter = Counter::new();
 
 /// All counters by name, for status output.
 pub fn snapshot() -> Vec<(&'static str, u64)> {

@@ -37,7 +37,7 @@ pub struct TlsStarted {
 }
 
 /// What to write back, and what to do afterwards.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, MessageResponse)]
 pub struct Output {
     pub bytes: Vec<u8>,
     pub close: bool,
@@ -112,6 +112,12 @@ pub struct Push {
 /// How many pushes may wait for the socket before the client counts as not reading.
 pub const PUSH_BACKLOG: usize = 256;
 
+/// The server is shutting down (SIGTERM): the actor answers what to send, and `close` once it
+/// is at a point where the connection can end (an SMTP transaction in DATA finishes first).
+#[derive(Message)]
+#[rtype(result = "Output")]
+pub struct ShuttingDown;
+
 /// Why the connection ended, told to the actor so it can log and clean up.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -130,6 +136,8 @@ pub struct Setup {
     pub idle_bytes: Vec<u8>,
     /// Where the actor's pushes come from, if it makes any.
     pub push: Option<tokio::sync::mpsc::Receiver<Push>>,
+    /// Turns true when the server shuts down.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A plain or TLS connection.
@@ -195,9 +203,13 @@ async fn write(stream: &mut Stream, bytes: &[u8]) -> bool {
 /// Runs the connection until one side closes it or the client is idle too long.
 pub async fn run<A>(addr: Addr<A>, tcp: TcpStream, mut setup: Setup)
 where
-    A: Actor + Handler<Input> + Handler<TlsStarted> + Handler<Closed>,
-    A::Context: ToEnvelope<A, Input> + ToEnvelope<A, TlsStarted> + ToEnvelope<A, Closed>,
+    A: Actor + Handler<Input> + Handler<TlsStarted> + Handler<Closed> + Handler<ShuttingDown>,
+    A::Context: ToEnvelope<A, Input>
+        + ToEnvelope<A, TlsStarted>
+        + ToEnvelope<A, Closed>
+        + ToEnvelope<A, ShuttingDown>,
 {
+    crate::metrics::OPEN_CONNECTIONS.add(1);
     let reason = async {
         let mut stream = match (&setup.tls, setup.implicit_tls) {
             (Some(tls), true) => match handshake(tls, tcp).await {
@@ -231,6 +243,16 @@ where
                     None => std::future::pending().await,
                 }
             };
+            let shutdown = async {
+                match setup.shutdown.as_mut() {
+                    Some(rx) => {
+                        if rx.wait_for(|down| *down).await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             let n = tokio::select! {
                 r = read => match r {
                     Err(_) => {
@@ -241,6 +263,28 @@ where
                     Ok(Ok(0)) => return "closed by client",
                     Ok(Ok(n)) => n,
                 },
+                _ = shutdown => {
+                    // Told once; the actor closes now or after what it is in the middle of.
+                    setup.shutdown = None;
+                    let Ok(out) = addr.send(ShuttingDown).await else {
+                        return "session ended";
+                    };
+                    let bytes = match deflate.as_mut() {
+                        Some(d) if !out.bytes.is_empty() => match d.compress(&out.bytes) {
+                            Ok(b) => b,
+                            Err(_) => return "compression error",
+                        },
+                        _ => out.bytes,
+                    };
+                    if !write(&mut stream, &bytes).await {
+                        return "write error";
+                    }
+                    if out.close {
+                        let _ = stream.shutdown().await;
+                        return "server shutting down";
+                    }
+                    continue;
+                }
                 p = pushed => {
                     match p {
                         Some(push) => {
@@ -331,5 +375,6 @@ where
         }
     }
     .await;
+    crate::metrics::OPEN_CONNECTIONS.sub(1);
     addr.do_send(Closed(reason));
 }

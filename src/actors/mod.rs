@@ -49,6 +49,8 @@ pub struct Services {
     pub dns: Option<Arc<mail_auth::MessageAuthenticator>>,
     /// Connections and messages per remote address on the smtp listeners.
     pub ip_limits: Arc<limits::IpLimits>,
+    /// Turns true on SIGTERM: connections finish what they are in the middle of and close.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);

@@ -83,6 +83,9 @@ fn become_service_user(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// How long connections get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// What to do at start besides serving.
 #[derive(Default)]
 pub struct StartOptions {
@@ -146,6 +149,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     let delivery = DeliveryManager::default().start();
     let queue = QueueActor::new(queue_store.clone(), Some(delivery.clone().recipient())).start();
     let config = Arc::new(config);
+    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let services = Arc::new(Services {
         config: config.clone(),
         data,
@@ -159,6 +163,7 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         sasl_key,
         dns,
         ip_limits,
+        shutdown,
     });
 
     delivery.do_send(delivery::Init(services.clone()));
@@ -185,10 +190,15 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
     let handles = Arc::new(workers.iter().map(Arbiter::handle).collect::<Vec<_>>());
+    let mut accepting = Vec::new();
     for b in bound {
         tracing::info!(protocol = b.config.protocol.name(), address = %b.address, "listening");
         println!("listening {} {}", b.config.protocol.name(), b.address);
-        actix_rt::spawn(listener::accept_loop(b, services.clone(), handles.clone()));
+        accepting.push(actix_rt::spawn(listener::accept_loop(
+            b,
+            services.clone(),
+            handles.clone(),
+        )));
     }
     actix_rt::spawn(ctl::accept_loop(ctl_socket, services.clone()));
     if let Err(e) = crate::config::watch_dynamic(config.clone(), Duration::from_secs(1)) {
@@ -202,6 +212,24 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
 
     wait_for_signal().await;
     tracing::info!("shutting down");
+    // Stop accepting, then let the connections finish what they are in the middle of: IMAP
+    // sessions get a BYE, SMTP ones a 421 once a message being received is answered (and so
+    // committed). Bounded: whatever is still open after the grace period is cut off.
+    for a in &accepting {
+        a.abort();
+    }
+    let _ = shutdown_tx.send(true);
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    while crate::metrics::OPEN_CONNECTIONS.get() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let open = crate::metrics::OPEN_CONNECTIONS.get();
+    if open > 0 {
+        tracing::warn!(
+            open,
+            "connections still open at the end of the shutdown grace period"
+        );
+    }
     let _ = std::fs::remove_file(&ctl_path);
     for w in &workers {
         w.stop();

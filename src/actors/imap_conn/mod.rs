@@ -22,7 +22,9 @@ use tokio::sync::mpsc;
 
 use super::Services;
 use super::account::UnwatchMailbox;
-use super::conn_io::{self, Closed, Input, Output, PUSH_BACKLOG, Push, Setup, TlsStarted};
+use super::conn_io::{
+    self, Closed, Input, Output, PUSH_BACKLOG, Push, Setup, ShuttingDown, TlsStarted,
+};
 use super::mailbox::MailboxChanged;
 use super::registry::AccountHandle;
 use crate::config::ListenerConfig;
@@ -551,6 +553,7 @@ impl Actor for ImapConn {
             idle: IDLE_TIMEOUT,
             idle_bytes: b"* BYE autologout, idle too long\r\n".to_vec(),
             push: Some(rx),
+            shutdown: Some(self.services.shutdown.clone()),
         };
         ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }
@@ -581,6 +584,21 @@ impl Handler<TlsStarted> for ImapConn {
         self.is_tls = true;
         self.starting_tls = false;
         self.drive(Vec::new())
+    }
+}
+
+impl Handler<ShuttingDown> for ImapConn {
+    type Result = Output;
+
+    /// RFC 9051 §7.1.5: an unsolicited BYE, then the server closes.
+    fn handle(&mut self, _: ShuttingDown, _: &mut Context<Self>) -> Output {
+        self.leave_mailbox();
+        self.state = State::Logout;
+        Output {
+            bytes: b"* BYE server shutting down\r\n".to_vec(),
+            close: true,
+            ..Output::default()
+        }
     }
 }
 

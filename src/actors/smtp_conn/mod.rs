@@ -15,7 +15,7 @@ use actix::prelude::*;
 use tokio::net::TcpStream;
 
 use super::Services;
-use super::conn_io::{self, Closed, Input, Output, Setup, TlsStarted};
+use super::conn_io::{self, Closed, Input, Output, Setup, ShuttingDown, TlsStarted};
 use super::limits::ConnectionSlot;
 use super::login::{LoginError, login_secrets, verify_login};
 use crate::config::ListenerConfig;
@@ -41,6 +41,8 @@ pub struct SmtpConn {
     spool_error: Option<String>,
     /// This connection's place in the per-address connection limit.
     _slot: Option<ConnectionSlot>,
+    /// The server is shutting down: close once the message being received is answered.
+    closing: bool,
 }
 
 impl SmtpConn {
@@ -77,6 +79,7 @@ impl SmtpConn {
             spool: None,
             spool_error: None,
             _slot: slot,
+            closing: false,
         }
     }
 
@@ -221,7 +224,11 @@ impl SmtpConn {
                 }
             }
         }
-        let close = close || self.session.is_closed();
+        let mut close = close || self.session.is_closed();
+        if self.closing && !close && !self.session.in_data() {
+            out.extend(shutdown_reply().to_bytes());
+            close = true;
+        }
         Box::pin(fut::ready(Output {
             bytes: out,
             close,
@@ -258,6 +265,7 @@ impl Actor for SmtpConn {
             idle: IDLE_TIMEOUT,
             idle_bytes: Reply::new(421, (4, 4, 2), "idle too long, closing connection").to_bytes(),
             push: None,
+            shutdown: Some(self.services.shutdown.clone()),
         };
         ctx.spawn(conn_io::run(ctx.address(), stream, setup).into_actor(self));
     }
@@ -269,6 +277,28 @@ impl Handler<Input> for SmtpConn {
     fn handle(&mut self, Input(bytes): Input, _: &mut Context<Self>) -> Self::Result {
         self.session.receive(&bytes);
         self.drive(Vec::new())
+    }
+}
+
+/// RFC 5321 §3.8: a server that must stop answers 421 and closes.
+fn shutdown_reply() -> Reply {
+    Reply::new(421, (4, 3, 2), "server shutting down, try again later")
+}
+
+impl Handler<ShuttingDown> for SmtpConn {
+    type Result = Output;
+
+    /// A message being received is finished (and answered) first; otherwise 421 now.
+    fn handle(&mut self, _: ShuttingDown, _: &mut Context<Self>) -> Output {
+        self.closing = true;
+        if self.session.in_data() {
+            return Output::default();
+        }
+        Output {
+            bytes: shutdown_reply().to_bytes(),
+            close: true,
+            ..Output::default()
+        }
     }
 }
 
