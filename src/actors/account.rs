@@ -72,6 +72,8 @@ impl AccountActor {
                 Ok(batch) => {
                     metrics::COMMITS.add(1);
                     metrics::COMMITTED_OPS.add(n as u64);
+                    metrics::COMMIT_BATCH.observe(n as f64);
+                    metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
                     tracing::debug!(account = %act.name, ops = n, ms = started.elapsed().as_millis() as u64, "committed");
                     act.publish(batch.changes);
                     group_commit::answer(waiters, batch.outcomes);

@@ -134,6 +134,13 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
             .as_ref()
             .and_then(|files| acceptors.get(files).cloned())
     })?;
+    let metrics =
+        match config.static_config.metrics {
+            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|error| {
+                ServeError::Runtime(format!("metrics listener {addr}: {error}"))
+            })?),
+            None => None,
+        };
     let ctl_path = data.ctl_socket();
     let ctl_socket = ctl::bind(&ctl_path).map_err(|error| ServeError::Ctl {
         path: ctl_path.display().to_string(),
@@ -201,6 +208,19 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
         )));
     }
     actix_rt::spawn(ctl::accept_loop(ctl_socket, services.clone()));
+    if let Some(listener) = metrics {
+        let serving = listener
+            .set_nonblocking(true)
+            .and_then(|()| listener.local_addr().map(|a| (a, listener)))
+            .and_then(|(a, l)| tokio::net::TcpListener::from_std(l).map(|l| (a, l)));
+        match serving {
+            Ok((address, listener)) => {
+                println!("listening metrics {address}");
+                actix_rt::spawn(crate::metrics::http::serve(listener));
+            }
+            Err(e) => tracing::error!(error = %e, "metrics listener"),
+        }
+    }
     if let Err(e) = crate::config::watch_dynamic(config.clone(), Duration::from_secs(1)) {
         tracing::warn!(error = %e, "not watching the dynamic configuration for changes");
     }

@@ -48,6 +48,15 @@ pub struct StaticFile {
     /// Ways outgoing mail can leave, named for routes (domains.toml).
     #[serde(default)]
     pub transports: BTreeMap<String, TransportFile>,
+    /// The Prometheus endpoint, off unless set.
+    pub metrics: Option<MetricsFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// `IP:port` on a loopback address (the endpoint has no authentication).
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -245,6 +254,8 @@ pub struct StaticConfig {
     pub limits: Limits,
     pub queue: QueueConfig,
     pub transports: BTreeMap<String, Transport>,
+    /// Where `GET /metrics` is served.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl StaticFile {
@@ -340,6 +351,23 @@ impl StaticFile {
         let dns = self.dns.validate(&mut problems);
         let queue = self.queue.validate(&mut problems);
         let transports = super::transports::validate_all(self.transports, dir, &mut problems);
+        let metrics =
+            self.metrics
+                .as_ref()
+                .and_then(|m| match m.listen.parse::<std::net::SocketAddr>() {
+                    Ok(a) if a.ip().is_loopback() => Some(a),
+                    Ok(_) => {
+                        problems.add(
+                            "metrics.listen",
+                            "must be a loopback address: the endpoint has no authentication",
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        problems.add("metrics.listen", format!("{:?} is not IP:port", m.listen));
+                        None
+                    }
+                });
         for (k, v) in [
             (
                 "limits.smtp_connections_per_ip",
@@ -371,6 +399,7 @@ impl StaticFile {
             },
             queue,
             transports,
+            metrics,
         })
     }
 }

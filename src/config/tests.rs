@@ -636,3 +636,16 @@ fn routes_name_known_transports_and_are_chosen_in_order() {
         "{err}"
     );
 }
+
+#[test]
+fn metrics_only_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        |listen: &str| format!("hostname = \"m.example\"\n[metrics]\nlisten = \"{listen}\"\n");
+    let ok = load_static(&write(dir.path(), "moxide.toml", &text("127.0.0.1:9187"))).unwrap();
+    assert_eq!(ok.metrics, Some("127.0.0.1:9187".parse().unwrap()));
+    for bad in ["0.0.0.0:9187", "192.0.2.1:80", "localhost:80"] {
+        let err = load_static(&write(dir.path(), "moxide.toml", &text(bad))).unwrap_err();
+        assert_eq!(err.0[0].key, "metrics.listen", "{err}");
+    }
+}

@@ -96,7 +96,10 @@ pub async fn send_dsn(services: &Services, entry: &QueueEntry, kind: DsnKind, fa
             .map_err(|e| e.to_string())
     };
     match delivered.await {
-        Ok(_) => tracing::info!(id = entry.id.0, account = %account, kind = ?kind, "DSN delivered"),
+        Ok(_) => {
+            crate::metrics::DSNS.add(1);
+            tracing::info!(id = entry.id.0, account = %account, kind = ?kind, "DSN delivered")
+        }
         Err(e) => {
             tracing::error!(id = entry.id.0, account = %account, error = %e, "delivering a DSN failed")
         }

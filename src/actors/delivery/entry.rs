@@ -15,6 +15,7 @@ use crate::actors::queue::{RemoveQueued, UpdateQueued};
 use crate::delivery::attempt::RcptResult;
 use crate::delivery::dsn::DsnKind;
 use crate::delivery::schedule::{self, AfterFailure};
+use crate::metrics;
 use crate::store::account::now;
 use crate::store::queue::QueueEntry;
 
@@ -69,10 +70,12 @@ impl Actor for EntryActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        metrics::QUEUE_ENTRIES.add(1);
         self.schedule(self.entry.next_attempt, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        metrics::QUEUE_ENTRIES.sub(1);
         self.manager.do_send(Gone(self.entry.id));
     }
 }
@@ -151,6 +154,7 @@ impl Handler<BeginAttempt> for EntryActor {
                 let error = match result {
                     None => return None,
                     Some(Ok(Ok(entry))) => {
+                        metrics::QUEUE_ATTEMPTS.add(1);
                         act.entry = entry.clone();
                         return Some(entry);
                     }
@@ -187,6 +191,7 @@ impl Handler<AttemptDone> for EntryActor {
                 let (kind, failure) = match result {
                     RcptResult::Delivered { remote } => {
                         tracing::info!(id = entry.id.0, rcpt = %entry.recipient, remote = %remote, attempts = entry.attempts, "delivered");
+                        metrics::QUEUE_DELIVERED.add(1);
                         remove(&services, &entry).await;
                         return Next::Stop;
                     }
@@ -211,6 +216,7 @@ impl Handler<AttemptDone> for EntryActor {
                     }
                 };
                 tracing::info!(id = entry.id.0, rcpt = %entry.recipient, attempts = entry.attempts, error = %failure.text, "delivery failed for good");
+                metrics::QUEUE_FAILED.add(1);
                 send_dsn(&services, &entry, kind, &failure).await;
                 remove(&services, &entry).await;
                 Next::Stop

@@ -538,6 +538,7 @@ impl Actor for ImapConn {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.me = Some(ctx.address());
+        crate::metrics::IMAP_SESSIONS.add(1);
         tracing::debug!(cid = self.cid, remote = %self.remote, "imap connection");
         let Some(stream) = self.stream.take() else {
             ctx.stop();
@@ -559,6 +560,7 @@ impl Actor for ImapConn {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        crate::metrics::IMAP_SESSIONS.sub(1);
         self.leave_mailbox();
     }
 }

@@ -100,7 +100,12 @@ impl SmtpConn {
         let mut close = false;
         while let Some(action) = self.session.poll(&policy) {
             match action {
-                Action::Reply(r) => out.extend(r.to_bytes()),
+                Action::Reply(r) => {
+                    if r.code >= 400 {
+                        crate::metrics::smtp_reject(r.code, r.status);
+                    }
+                    out.extend(r.to_bytes())
+                }
                 Action::Close => close = true,
                 Action::Data(data) => {
                     if self.spool_error.is_some() {
