@@ -5,6 +5,7 @@ pub mod gentestdata;
 pub mod localserve;
 pub mod quickstart;
 pub mod serve;
+pub mod service;
 pub mod verifydata;
 
 use std::process::ExitCode;
