@@ -91,6 +91,7 @@ struct Written {
     files: Vec<PathBuf>,
     /// Directories made here, removed when empty (deepest first).
     dirs: Vec<PathBuf>,
+    /// The data directory, empty or missing before: what is in it was made here.
     data_dir: Option<PathBuf>,
 }
 
@@ -99,8 +100,19 @@ impl Written {
         for f in &self.files {
             let _ = std::fs::remove_file(f);
         }
-        if let Some(d) = &self.data_dir {
-            let _ = std::fs::remove_dir_all(d);
+        if let Some(d) = &self.data_dir
+            && let Ok(entries) = std::fs::read_dir(d)
+        {
+            // Its contents only: it may be a mount point.
+            for e in entries.flatten() {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+            }
+            let _ = std::fs::remove_dir(d);
         }
         for d in self.dirs.iter().rev() {
             let _ = std::fs::remove_dir(d);
@@ -180,10 +192,15 @@ pub fn install(args: &QuickstartArgs) -> Result<Installed, QuickstartError> {
     let static_file = config_dir.join("moxide.toml");
     let dynamic_file = config_dir.join("domains.toml");
     let data_dir = dir.join("data");
-    for p in [&static_file, &dynamic_file, &data_dir] {
+    for p in [&static_file, &dynamic_file] {
         if p.exists() {
             return Err(QuickstartError::Exists(p.clone()));
         }
+    }
+    // An empty data directory is fine: a container's volume is mounted there before.
+    let data_in_use = std::fs::read_dir(&data_dir).map(|mut d| d.next().is_some());
+    if data_in_use.unwrap_or(data_dir.exists()) {
+        return Err(QuickstartError::Exists(data_dir));
     }
     let (cert, key) = (
         config_dir.join(files::CERT_FILE),
