@@ -113,6 +113,14 @@ pub fn unit(p: &Paths) -> String {
     let work = unit_path(&p.work_dir);
     let data = unit_path(&p.data_dir);
     let config_dir = unit_path(&p.config_dir);
+    // An installation under a home directory cannot have them hidden: read-only then, with
+    // its own directories writable through ReadWritePaths as everywhere else.
+    let in_home = [&p.work_dir, &p.config_dir, &p.data_dir].iter().any(|d| {
+        ["/home", "/root", "/run/user"]
+            .iter()
+            .any(|h| d.starts_with(h))
+    });
+    let protect_home = if in_home { "read-only" } else { "true" };
     let rw = if p.data_dir.starts_with(&p.config_dir) {
         config_dir.clone()
     } else {
@@ -154,7 +162,7 @@ NoNewPrivileges=true
 # (moxctl's edits of domains.toml and new DKIM keys are written by the server).
 ProtectSystem=strict
 ReadWritePaths={rw}
-ProtectHome=true
+ProtectHome={protect_home}
 PrivateTmp=true
 PrivateDevices=true
 ProtectKernelTunables=true
@@ -239,6 +247,16 @@ mod tests {
             root.display()
         )));
         assert!(!text.contains("\nUser="));
+
+        let home = Paths::new(
+            Path::new("/usr/local/bin/moxide"),
+            Path::new("/home/moxide/config/moxide.toml"),
+            Path::new("/home/moxide/data"),
+            Path::new("/home/moxide/config/domains.toml"),
+        )
+        .unwrap();
+        assert!(text.contains("\nProtectHome=true\n"));
+        assert!(unit(&home).contains("\nProtectHome=read-only\n"));
 
         let spaced = Paths::new(
             Path::new("/usr/local/bin/moxide"),
