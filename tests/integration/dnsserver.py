@@ -70,9 +70,17 @@ class DnsServer:
     def __init__(self, zone=None):
         self.zone = zone or Zone()
         quiet = DNSLogger(logf=lambda _: None)
-        self.udp = DNSServer(self.zone, address="127.0.0.1", port=0, logger=quiet)
-        self.port = self.udp.server.server_address[1]
-        self.tcp = DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet)
+        # The UDP port the system picks may be taken for TCP by someone else: pick again.
+        for attempt in range(20):
+            self.udp = DNSServer(self.zone, address="127.0.0.1", port=0, logger=quiet)
+            self.port = self.udp.server.server_address[1]
+            try:
+                self.tcp = DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=quiet)
+                break
+            except OSError:
+                self.udp.server.server_close()
+                if attempt == 19:
+                    raise
         self.udp.start_thread()
         self.tcp.start_thread()
 
