@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dns;
+pub mod junk;
 pub mod logging;
 pub mod metrics;
 pub mod msgauth;
