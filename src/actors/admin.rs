@@ -9,8 +9,8 @@ use super::delivery::{DropQueued, KickEntries};
 use super::registry::RetireAccount;
 use crate::address::{Address, Domain};
 use crate::config::edit::{EditError, edit_dynamic};
+use crate::config::newkeys;
 use crate::config::records::dns_records;
-use crate::msgauth::sign::generate;
 use crate::store::QueueId;
 
 type CtlResult = Result<String, String>;
@@ -111,25 +111,6 @@ pub fn domains(services: &Services) -> String {
         .collect()
 }
 
-/// Today's date as `YYYYMMDD`, for selector names that say when a key was made.
-fn today() -> String {
-    let date = mail_parser::DateTime::from_timestamp(crate::store::account::now());
-    format!("{:04}{:02}{:02}", date.year, date.month, date.day)
-}
-
-/// Writes a new private key, readable only by the owner; never replaces a file.
-fn write_key(path: &Path, pem: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(pem.as_bytes())?;
-    f.sync_all()
-}
-
 pub async fn domain_add(services: &Services, text: String) -> CtlResult {
     let domain = domain(&text)?;
     if services.config.dynamic().is_local_domain(&domain) {
@@ -142,42 +123,18 @@ pub async fn domain_add(services: &Services, text: String) -> CtlResult {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let ascii = domain.ascii().to_string();
-    let day = today();
     // Keys first (relative to the dynamic file, where the config loader looks), then the
     // config edit, which loads them as a check; a failed edit removes them again.
     let keys = actix_rt::task::spawn_blocking({
-        let (base, ascii) = (base.clone(), ascii.clone());
-        move || -> Result<Vec<(String, String, PathBuf)>, String> {
-            let dir = base.join("dkim").join(&ascii);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let mut made = Vec::new();
-            for (suffix, alg) in [("e", "ed25519"), ("r", "rsa2048")] {
-                let selector = format!("{day}{suffix}");
-                let pem = if alg == "ed25519" {
-                    generate::ed25519_pem()
-                } else {
-                    generate::rsa_pem(2048)
-                }
-                .map_err(|e| e.to_string())?;
-                let file = format!("dkim/{ascii}/{selector}.{alg}.pem");
-                let path = base.join(&file);
-                if let Err(e) = write_key(&path, &pem) {
-                    for (_, _, p) in &made {
-                        let _ = std::fs::remove_file(p);
-                    }
-                    return Err(format!("{}: {e}", path.display()));
-                }
-                made.push((selector, file, path));
-            }
-            Ok(made)
-        }
+        let domain = domain.clone();
+        move || newkeys::write_domain_keys(&base, &domain, &newkeys::today())
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
     let selectors: Vec<(String, String)> = keys
         .iter()
-        .map(|(s, f, _)| (s.clone(), f.clone()))
+        .map(|k| (k.selector.clone(), k.file.clone()))
         .collect();
     let d = domain.clone();
     if let Err(e) = edit(services, move |doc, current| {
@@ -185,9 +142,7 @@ pub async fn domain_add(services: &Services, text: String) -> CtlResult {
     })
     .await
     {
-        for (_, _, path) in &keys {
-            let _ = std::fs::remove_file(path);
-        }
+        newkeys::remove(&keys);
         return Err(e);
     }
     let dynamic = services.config.dynamic();
@@ -202,8 +157,8 @@ pub async fn domain_add(services: &Services, text: String) -> CtlResult {
         .unwrap_or_default();
     tracing::info!(domain = %domain, domain_ascii = domain.log_ascii(), "domain added");
     let mut out = format!("domain {domain} added\nDKIM keys:\n");
-    for (_, file, _) in &keys {
-        out.push_str(&format!("  {}\n", base.join(file).display()));
+    for k in &keys {
+        out.push_str(&format!("  {}\n", k.path.display()));
     }
     out.push_str("\nPublish these DNS records:\n\n");
     out.push_str(&dns_records(

@@ -60,7 +60,7 @@ pub fn bind_all(
                     hint,
                 }
             };
-            let socket = std::net::TcpListener::bind(address).map_err(fail)?;
+            let socket = bind_one(address).map_err(fail)?;
             socket.set_nonblocking(true).map_err(fail)?;
             let address = socket.local_addr().map_err(fail)?;
             Ok(Bound {
@@ -71,6 +71,25 @@ pub fn bind_all(
             })
         })
         .collect()
+}
+
+/// A listening socket on `address`. An IPv6 one takes IPv6 only, so that `::` and `0.0.0.0`
+/// can both be configured (Linux would otherwise give `::` the IPv4 addresses too).
+fn bind_one(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // As std does: a restarted server can bind while old connections are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Accepts connections on `bound` forever, starting each connection actor on the next worker.

@@ -3,8 +3,10 @@
 pub mod ctl;
 pub mod gentestdata;
 pub mod localserve;
+pub mod quickstart;
 pub mod sendmail;
 pub mod serve;
+pub mod service;
 pub mod verifydata;
 
 use std::process::ExitCode;
@@ -29,6 +31,10 @@ enum Command {
     /// Runs a local server for developing and testing mail software: loopback ports, one account,
     /// no set-up.
     Localserve(localserve::LocalserveArgs),
+    /// Makes a new installation for an email address: configuration, DKIM keys, a self-signed
+    /// certificate to replace, the account with a new password; prints the DNS records to
+    /// publish and how to start the service.
+    Quickstart(quickstart::QuickstartArgs),
     /// Checks configuration files and prints each problem with its file and key.
     Config(serve::ConfigArgs),
     /// Checks a stopped server's data directory (or a backup) for damage and inconsistencies,
@@ -60,6 +66,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Localserve(args) => localserve::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Config(args) => serve::config(args),
         Command::Verifydata(args) => verifydata::run(args),
         Command::Gentestdata(args) => gentestdata::run(args),

@@ -1,4 +1,5 @@
-//! `moxide serve`, `moxide config test` and `moxide config dnscheck`.
+//! `moxide serve`, `moxide config test`, `moxide config dnscheck` and (in service.rs)
+//! `moxide config printservice`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,12 @@ enum ConfigCommand {
     /// problem with the record that fixes it.
     Dnscheck {
         domain: String,
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Prints a hardened systemd unit that runs this installation (absolute paths: this
+    /// binary, the configuration file, the directories the server writes).
+    Printservice {
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -79,6 +86,7 @@ pub fn config(args: ConfigArgs) -> ExitCode {
             Err(e) => report(&e),
         },
         ConfigCommand::Dnscheck { domain, config } => dnscheck(&domain, &config),
+        ConfigCommand::Printservice { config } => super::service::print(&config),
     }
 }
 

@@ -265,6 +265,11 @@ impl DomainsDoc {
             .ok_or_else(|| refused(format!("account {account} has no addresses list to edit")))
     }
 
+    /// Makes `account` the postmaster (it gets postmaster@ of every domain).
+    pub fn set_postmaster(&mut self, account: &str) {
+        self.doc.insert("postmaster", toml_edit::value(account));
+    }
+
     /// Adds `domain`, with DKIM selectors (name, key file relative to the dynamic file) that
     /// all sign. No MTA-STS or other per-domain policy is added.
     pub fn add_domain(

@@ -101,3 +101,26 @@ def test_second_server_on_the_same_data_directory_is_refused(tmp_path, localserv
     # The first one is unharmed.
     with smtplib.SMTP("127.0.0.1", localserve.ports["smtp"], timeout=10) as s:
         assert s.noop()[0] == 250
+
+
+def test_ipv4_and_ipv6_wildcards_share_a_port(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    (cfg / "moxide.toml").write_text(f"""hostname = "mail.example.com"
+data_dir = "data"
+user = "root"
+[listeners.all]
+ips = ["0.0.0.0", "::"]
+smtp = {{ port = {port} }}
+""")
+    (cfg / "domains.toml").write_text(DOMAINS)
+    server = Server(["serve", "--config", str(cfg / "moxide.toml")], cwd=tmp_path).start()
+    try:
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with socket.socket(family) as s:
+                s.settimeout(10)
+                s.connect((host, port))
+                assert s.recv(100).startswith(b"220 ")
+    finally:
+        server.stop()

@@ -37,12 +37,23 @@ impl rsa::rand_core::TryRng for SystemRng {
 
 impl rsa::rand_core::TryCryptoRng for SystemRng {}
 
-/// A new ed25519 private key, PKCS#8 PEM.
+/// The DER of a PKCS#8 v1 ed25519 key (RFC 8410 §7) up to its 32-byte seed.
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A new ed25519 private key, PKCS#8 v1 PEM: the seed only, the form `openssl genpkey` writes.
+/// ring's own documents are v2 (with the public key), which OpenSSL 3.0 and Python's
+/// cryptography refuse to read, so operators' tools could not inspect or reuse the key.
 pub fn ed25519_pem() -> Result<String, GenerateError> {
     let rng = ring::rand::SystemRandom::new();
-    let pkcs8 =
-        ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| GenerateError::Random)?;
-    Ok(pem("PRIVATE KEY", pkcs8.as_ref()))
+    let mut seed = [0u8; 32];
+    rng.fill(&mut seed).map_err(|_| GenerateError::Random)?;
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|e| GenerateError::Key(e.to_string()))?;
+    let mut der = ED25519_PKCS8_V1_PREFIX.to_vec();
+    der.extend_from_slice(&seed);
+    Ok(pem("PRIVATE KEY", &der))
 }
 
 /// A new RSA private key of `bits` bits, PKCS#8 PEM. Takes a moment (prime search).
