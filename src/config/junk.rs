@@ -49,11 +49,7 @@ pub struct AutoJunkFlags {
     notjunk: Option<regex_lite::Regex>,
 }
 
-fn compile(
-    text: &str,
-    key: &str,
-    problems: &mut Problems,
-) -> Option<regex_lite::Regex> {
+fn compile(text: &str, key: &str, problems: &mut Problems) -> Option<regex_lite::Regex> {
     match regex_lite::Regex::new(&format!("(?i){text}")) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -149,15 +145,23 @@ mod tests {
             neutral_mailbox_regexp: None,
             notjunk_mailbox_regexp: Some("^archive".into()),
         };
-        let f = file.validate("accounts.a.automatic_junk_flags", &mut problems).unwrap();
+        let f = file
+            .validate("accounts.a.automatic_junk_flags", &mut problems)
+            .unwrap();
         assert_eq!(f.category("Archive/2020", false), Category::NotJunk);
         assert_eq!(f.category("Lists", false), Category::Neutral);
         let bad = AutoJunkFile {
             junk_mailbox_regexp: Some("(".into()),
             ..file
         };
-        assert!(bad.validate("accounts.a.automatic_junk_flags", &mut problems).is_none());
+        assert!(
+            bad.validate("accounts.a.automatic_junk_flags", &mut problems)
+                .is_none()
+        );
         let err = problems.finish().unwrap_err();
-        assert_eq!(err.0[0].key, "accounts.a.automatic_junk_flags.junk_mailbox_regexp");
+        assert_eq!(
+            err.0[0].key,
+            "accounts.a.automatic_junk_flags.junk_mailbox_regexp"
+        );
     }
 }
