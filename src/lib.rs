@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod dns;
 pub mod dnscheck;
+pub mod junk;
 pub mod logging;
 pub mod metrics;
 pub mod msgauth;

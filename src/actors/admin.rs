@@ -208,3 +208,25 @@ pub fn log_level(level: &str) -> CtlResult {
     tracing::info!(level, "log level changed");
     Ok(format!("log level {level}\n"))
 }
+
+/// `moxctl junk stats ACCOUNT`: the filter's counts, one `name value` per line.
+pub async fn junk_stats(services: &Services, account: String) -> CtlResult {
+    if !services.config.dynamic().accounts.contains_key(&account) {
+        return Err(format!("no account {account:?}"));
+    }
+    let handle = services
+        .registry
+        .send(super::registry::OpenAccount(account))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let store = handle.store.clone();
+    let stats = actix_rt::task::spawn_blocking(move || store.read()?.junk_stats())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "ham_messages {}\nspam_messages {}\nwords {}\ntrained_ham {}\ntrained_spam {}\n",
+        stats.ham_messages, stats.spam_messages, stats.words, stats.trained_ham, stats.trained_spam
+    ))
+}

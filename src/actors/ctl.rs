@@ -200,6 +200,7 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
         Request::QueueDrop { id } => admin::queue_drop(services, id).await,
         Request::LogLevel { level } => admin::log_level(&level),
         Request::Backup { dest } => super::backup::backup(services, dest).await,
+        Request::JunkStats { account } => admin::junk_stats(services, account).await,
         Request::Import { .. } | Request::Export { .. } | Request::QueueDump { .. } => {
             Err("a streaming command without its stream".into())
         }

@@ -52,18 +52,45 @@ type Waiter = oneshot::Sender<Result<AccountHandle, RegistryError>>;
 pub struct AccountRegistry {
     data: DataDir,
     server: Arc<ServerStore>,
+    /// For the accounts' settings (AutomaticJunkFlags), looked up at every open.
+    config: Option<Arc<crate::config::Config>>,
     accounts: HashMap<String, AccountHandle>,
     opening: HashMap<String, Vec<Waiter>>,
 }
 
 impl AccountRegistry {
-    pub fn new(data: DataDir, server: Arc<ServerStore>) -> AccountRegistry {
+    pub fn new(
+        data: DataDir,
+        server: Arc<ServerStore>,
+        config: Option<Arc<crate::config::Config>>,
+    ) -> AccountRegistry {
         AccountRegistry {
             data,
             server,
+            config,
             accounts: HashMap::new(),
             opening: HashMap::new(),
         }
+    }
+
+    /// The account's AutomaticJunkFlags from the current configuration; in localserve the
+    /// defaults unless configured.
+    fn junk_flags(&self, name: &str) -> Option<Arc<crate::config::junk::AutoJunkFlags>> {
+        let config = self.config.as_ref()?;
+        let dynamic = config.dynamic();
+        let configured = dynamic
+            .accounts
+            .get(name)
+            .and_then(|a| a.junk_flags.clone());
+        let localserve = matches!(config.mode, crate::config::Mode::Localserve { .. });
+        let unset = dynamic
+            .accounts
+            .get(name)
+            .is_none_or(|a| a.junk_flags.is_none());
+        if configured.is_none() && localserve && unset {
+            return Some(Arc::new(crate::config::junk::AutoJunkFlags::defaults()));
+        }
+        configured
     }
 
     fn start_opening(&mut self, name: String, ctx: &mut Context<Self>) {
@@ -79,6 +106,7 @@ impl AccountRegistry {
             let result = match result {
                 Ok(Ok(store)) => {
                     let store = Arc::new(store);
+                    store.set_junk_flags(act.junk_flags(&name));
                     let addr = AccountActor::new(name.clone(), store.clone()).start();
                     tracing::info!(account = %name, "account opened");
                     let handle = AccountHandle {
@@ -118,6 +146,8 @@ impl Handler<OpenAccount> for AccountRegistry {
     fn handle(&mut self, OpenAccount(name): OpenAccount, ctx: &mut Context<Self>) -> Self::Result {
         if let Some(h) = self.accounts.get(&name) {
             let h = h.clone();
+            // The configuration may have been reloaded since.
+            h.store.set_junk_flags(self.junk_flags(&name));
             return Box::pin(async move { Ok(h) });
         }
         if !valid_account_name(&name) {

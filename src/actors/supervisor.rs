@@ -152,10 +152,11 @@ async fn start(config: Config, options: StartOptions) -> Result<(), ServeError> 
     }
 
     let (server_store, queue_store) = (Arc::new(server), Arc::new(queue));
-    let registry = AccountRegistry::new(data.clone(), server_store.clone()).start();
+    let config = Arc::new(config);
+    let registry =
+        AccountRegistry::new(data.clone(), server_store.clone(), Some(config.clone())).start();
     let delivery = DeliveryManager::default().start();
     let queue = QueueActor::new(queue_store.clone(), Some(delivery.clone().recipient())).start();
-    let config = Arc::new(config);
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let services = Arc::new(Services {
         config: config.clone(),

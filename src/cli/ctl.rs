@@ -71,6 +71,11 @@ enum CtlCommand {
         mailbox: String,
         path: PathBuf,
     },
+    /// The junk filter of an account.
+    Junk {
+        #[command(subcommand)]
+        command: JunkCommand,
+    },
     /// Exports the messages of ACCOUNT (every mailbox, or one) as mbox files or Maildirs under
     /// DEST, which must not exist or be empty: a mailbox `A/B` becomes `DEST/A/B.mbox` or
     /// `DEST/A/B/{cur,new,tmp}`.
@@ -111,6 +116,13 @@ enum DomainCommand {
     Rm { domain: String },
     /// Lists the domains, with the ASCII form of internationalized ones.
     List,
+}
+
+#[derive(Subcommand)]
+enum JunkCommand {
+    /// Messages trained as ham and spam, tokens known, and messages recorded as trained:
+    /// `NAME VALUE` lines.
+    Stats { account: String },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +279,9 @@ fn simple_request(command: CtlCommand) -> Result<Request, CtlError> {
             QueueCommand::Drop { id } => Request::QueueDrop { id },
             QueueCommand::Dump { .. } => unreachable!("streaming command"),
         },
+        CtlCommand::Junk {
+            command: JunkCommand::Stats { account },
+        } => Request::JunkStats { account },
         CtlCommand::Import { .. } | CtlCommand::Export { .. } => {
             unreachable!("streaming command")
         }

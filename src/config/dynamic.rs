@@ -51,6 +51,8 @@ pub struct AccountFile {
     /// Routes for this account's outgoing mail, evaluated first.
     #[serde(default)]
     pub routes: Vec<RouteFile>,
+    /// $Junk/$NotJunk from the mailbox messages are put in (see `junk.rs`).
+    pub automatic_junk_flags: Option<super::junk::AutoJunkFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct AccountConfig {
     pub addresses: Vec<Address>,
     pub full_name: String,
     pub routes: Vec<Route>,
+    /// None: disabled.
+    pub junk_flags: Option<std::sync::Arc<super::junk::AutoJunkFlags>>,
 }
 
 /// Where mail for an address goes.
@@ -213,6 +217,11 @@ impl DynamicFile {
                 }
             }
             let routes = routes::validate(a.routes, &key("routes"), &mut problems);
+            let junk_flags = a
+                .automatic_junk_flags
+                .as_ref()
+                .and_then(|f| f.validate(&key("automatic_junk_flags"), &mut problems))
+                .map(std::sync::Arc::new);
             config.accounts.insert(
                 name.clone(),
                 AccountConfig {
@@ -221,6 +230,7 @@ impl DynamicFile {
                     addresses,
                     full_name: a.full_name,
                     routes,
+                    junk_flags,
                 },
             );
         }

@@ -6,6 +6,7 @@
 pub mod dkim;
 pub mod dynamic;
 pub mod edit;
+pub mod junk;
 pub mod newkeys;
 pub mod records;
 pub mod routes;

@@ -93,6 +93,10 @@ pub enum Request {
     QueueDump {
         id: u64,
     },
+    /// The state of an account's junk filter.
+    JunkStats {
+        account: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use super::ops::WriteOp;
 use super::reader::Reader;
 use super::schema::{self, TableVersion};
 use super::tables::contents::{self, ContentDb};
+use super::tables::junk::{self, TrainedDb, WordsDb};
 use super::tables::mailboxes::{self, Mailboxes, SpecialUse};
 use super::tables::messages::{self, Messages};
 use super::tables::meta::MetaDb;
@@ -30,7 +31,7 @@ const ACCOUNT_MAP_SIZE: usize = 8 << 30;
 /// Concurrent read transactions: sessions read on the blocking pools of every arbiter.
 const MAX_READERS: u32 = 2048;
 
-pub(super) const TABLES: [TableVersion; 4] = [
+pub(super) const TABLES: [TableVersion; 6] = [
     TableVersion {
         table: "mailboxes",
         version: mailboxes::SCHEMA,
@@ -47,6 +48,14 @@ pub(super) const TABLES: [TableVersion; 4] = [
     TableVersion {
         table: "subscriptions",
         version: 1,
+    },
+    TableVersion {
+        table: "junk_words",
+        version: junk::WORDS_SCHEMA,
+    },
+    TableVersion {
+        table: "junk_trained",
+        version: junk::TRAINED_SCHEMA,
     },
 ];
 
@@ -75,6 +84,12 @@ pub struct AccountStore {
     /// Subscribed mailbox names (RFC 9051 §6.3.7).
     pub(super) subscriptions: heed::Database<'static, heed::types::Str, heed::types::Unit>,
     pub(super) files: MessageFiles,
+    /// The junk filter's token counts and per-message training.
+    pub(super) junk_words: WordsDb,
+    pub(super) junk_trained: TrainedDb,
+    /// AutomaticJunkFlags of the account, set from the configuration by whoever opens it.
+    pub(super) junk_flags:
+        std::sync::RwLock<Option<std::sync::Arc<crate::config::junk::AutoJunkFlags>>>,
 }
 
 impl AccountStore {
@@ -94,24 +109,29 @@ impl AccountStore {
                 .open(&index)?
         };
         let wtxn = env.write_txn()?;
-        let (meta, by_id, by_name, records, by_modseq, msg_by_id, contents, subscriptions) = env
+        let (tables, junk_words, junk_trained) = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, StoreError> {
                 let meta: heed::Database<'_, heed::types::Str, heed::types::Bytes> =
                     dbo.create_database(wtxn, Some("meta"))?;
                 schema::ensure(&meta, wtxn, &TABLES, schema::no_migration)?;
                 Ok(heed::CommitOrAbort::<_, ()>::Commit((
-                    meta,
-                    dbo.create_database(wtxn, Some("mailboxes"))?,
-                    dbo.create_database(wtxn, Some("mailbox_names"))?,
-                    dbo.create_database(wtxn, Some("messages"))?,
-                    dbo.create_database(wtxn, Some("by_modseq"))?,
-                    dbo.create_database(wtxn, Some("by_id"))?,
-                    dbo.create_database(wtxn, Some("contents"))?,
-                    dbo.create_database(wtxn, Some("subscriptions"))?,
+                    (
+                        meta,
+                        dbo.create_database(wtxn, Some("mailboxes"))?,
+                        dbo.create_database(wtxn, Some("mailbox_names"))?,
+                        dbo.create_database(wtxn, Some("messages"))?,
+                        dbo.create_database(wtxn, Some("by_modseq"))?,
+                        dbo.create_database(wtxn, Some("by_id"))?,
+                        dbo.create_database(wtxn, Some("contents"))?,
+                        dbo.create_database(wtxn, Some("subscriptions"))?,
+                    ),
+                    dbo.create_database(wtxn, Some("junk_words"))?,
+                    dbo.create_database(wtxn, Some("junk_trained"))?,
                 )))
             })?
             .unwrap_commit();
         files::count_fsyncs(2);
+        let (meta, by_id, by_name, records, by_modseq, msg_by_id, contents, subscriptions) = tables;
         let store = AccountStore {
             name: name.to_string(),
             env,
@@ -125,6 +145,9 @@ impl AccountStore {
             contents,
             subscriptions,
             files: MessageFiles::new(dir.join("msg")),
+            junk_words,
+            junk_trained,
+            junk_flags: std::sync::RwLock::new(None),
         };
         store.ensure_default_mailboxes()?;
         // A damaged index or an unreadable directory must not keep the account from opening:

@@ -14,6 +14,16 @@ use super::tables::messages::Message;
 use super::tables::{meta, secrets};
 use crate::auth::PasswordSecrets;
 
+/// See [`Reader::junk_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JunkStats {
+    pub ham_messages: u32,
+    pub spam_messages: u32,
+    pub words: u64,
+    pub trained_ham: u64,
+    pub trained_spam: u64,
+}
+
 /// A consistent read-only view of an account.
 pub struct Reader<'s> {
     pub(super) store: &'s AccountStore,
@@ -85,6 +95,29 @@ impl Reader<'_> {
             out.push(item?.0.to_string());
         }
         Ok(out)
+    }
+
+    /// The junk filter's state: messages trained as ham and spam (totals), tokens known, and
+    /// how many messages are recorded as trained each way.
+    pub fn junk_stats(&self) -> Result<JunkStats, StoreError> {
+        let totals = super::tables::junk::totals(&self.store.meta, &self.txn)?;
+        let words = self.store.junk_words.len(&self.txn)?;
+        let (mut ham, mut spam) = (0, 0);
+        for item in self.store.junk_trained.iter(&self.txn)? {
+            let (id, _) = item?;
+            match super::tables::junk::trained(&self.store.junk_trained, &self.txn, id)?.class {
+                Some(crate::junk::Class::Ham) => ham += 1,
+                Some(crate::junk::Class::Spam) => spam += 1,
+                None => {}
+            }
+        }
+        Ok(JunkStats {
+            ham_messages: totals.ham,
+            spam_messages: totals.spam,
+            words,
+            trained_ham: ham,
+            trained_spam: spam,
+        })
     }
 
     pub fn message_path(&self, id: MessageId) -> PathBuf {

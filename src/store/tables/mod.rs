@@ -2,6 +2,7 @@
 //! write it.
 
 pub mod contents;
+pub mod junk;
 pub mod mailboxes;
 pub mod messages;
 pub mod meta;

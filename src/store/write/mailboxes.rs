@@ -126,6 +126,8 @@ impl AccountStore {
         for m in self.messages.all_in(txn, id)? {
             self.messages.remove(txn, &m)?;
             if !m.expunged {
+                self.junk_follow(txn, m.id, m.flags, true)?;
+                self.junk_forget(txn, m.id)?;
                 contents::delete(&self.contents, txn, m.id)?;
                 applied.remove_after_commit.push(m.id);
             }

@@ -56,7 +56,8 @@ impl AccountStore {
             modseq,
             createseq: modseq,
             expunged: false,
-            flags: a.flags,
+            // AutomaticJunkFlags: the mailbox says whether it is junk.
+            flags: self.flags_for_mailbox(mailbox, a.flags),
             keywords: a.keywords,
             size: a.size,
             received: a.received,
@@ -66,6 +67,7 @@ impl AccountStore {
         add_keywords(mailbox, &message.keywords);
         mailbox.highest_modseq = modseq;
         self.messages.put(txn, &message, None)?;
+        self.junk_follow(txn, message.id, message.flags, false)?;
         applied.changes.push(Change::Added {
             mailbox: mailbox.id,
             uid,
@@ -345,6 +347,7 @@ impl AccountStore {
             count_in(&mut mailbox.counts, &new, 1);
             add_keywords(&mut mailbox, &new.keywords);
             self.messages.put(txn, &new, Some(&old))?;
+            self.junk_follow(txn, new.id, new.flags, false)?;
             applied.changes.push(Change::Flags {
                 mailbox: mailbox.id,
                 uid,
@@ -403,6 +406,8 @@ impl AccountStore {
             tombstone.modseq = modseq;
             count_in(&mut mailbox.counts, &old, -1);
             self.messages.put(txn, &tombstone, Some(&old))?;
+            self.junk_follow(txn, old.id, old.flags, true)?;
+            self.junk_forget(txn, old.id)?;
             contents::delete(&self.contents, txn, old.id)?;
             applied.remove_after_commit.push(old.id);
             uids.push(old.uid);

@@ -2,6 +2,7 @@
 //! commit), each in a nested transaction, each change stamped with a new modseq (RFC 7162).
 //! The operations on messages are in `messages.rs`, those on mailboxes in `mailboxes.rs`.
 
+mod junk;
 mod mailboxes;
 mod messages;
 
