@@ -42,5 +42,5 @@ mod tests;
 
 pub use filter::{Params, Score, Totals, WordCounts, WordStore, classify};
 pub use memory::MemoryStore;
-pub use tokenize::tokenize;
+pub use tokenize::{MAX_NESTED, MAX_WORD, tokenize};
 pub use train::{Class, TrainOp, WordStoreMut, train};
