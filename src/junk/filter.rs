@@ -40,7 +40,7 @@ pub struct Params {
     pub top_words: usize,
     /// Tokens whose probability is within this of 0.5 are ignored.
     pub ignore_words: f64,
-    /// Tokens found in fewer trained messages than this are treated as unknown.
+    /// Tokens found in at most this many trained messages are treated as unknown.
     pub rare_words: u32,
     /// Below this many trained ham messages no message is called junk.
     pub min_ham_trained: u32,
@@ -135,7 +135,7 @@ where
 
 /// Spam probability of a token with `counts`, `None` when it carries no evidence.
 fn token_probability(params: &Params, totals: Totals, counts: WordCounts) -> Option<f64> {
-    if counts.total() < u64::from(params.rare_words) {
+    if counts.total() <= u64::from(params.rare_words) {
         return None;
     }
     let share = |n: u32, of: u32| {

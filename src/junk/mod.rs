@@ -16,8 +16,9 @@
 //!   (`h(w)`, `s(w)`), and the totals hold how many ham and spam messages were trained (`H`, `S`).
 //! - The spam probability of a token is the share of spam among its normalised frequencies:
 //!   `p(w) = (s/S) / (s/S + h/H)`, clamped to `[max_power, 1 - max_power]` so one token can
-//!   never decide a message on its own. Tokens seen in fewer than `rare_words` trained messages
-//!   carry no evidence yet and count as unknown.
+//!   never decide a message on its own. Tokens seen in at most `rare_words` trained messages
+//!   carry no evidence yet and count as unknown (on the SpamAssassin corpus, skipping only
+//!   tokens seen once let words from two ham messages outvote clear spam).
 //! - Tokens whose probability lies within `ignore_words` of 0.5 say little and are left out.
 //!   Of the rest, the `top_words` most spammy and the `top_words` most hammy are kept.
 //! - They are combined as if independent: `η = Σ [ln(1 - p) - ln(p)]` and the message's spam
@@ -42,5 +43,5 @@ mod tests;
 
 pub use filter::{Params, Score, Totals, WordCounts, WordStore, classify};
 pub use memory::MemoryStore;
-pub use tokenize::tokenize;
+pub use tokenize::{MAX_NESTED, MAX_WORD, tokenize};
 pub use train::{Class, TrainOp, WordStoreMut, train};

@@ -251,6 +251,7 @@ fn counts() -> MemoryStore {
         ("project", 40, 3),
         ("the", 90, 88),
         ("once", 0, 1),
+        ("twice", 0, 2),
     ])
 }
 
@@ -285,7 +286,13 @@ fn hammy_message_is_not_junk() {
 #[test]
 fn unknown_and_rare_words_are_neutral() {
     let p = Params::default();
-    let score = classify(&p, TOTALS, &counts(), ["never", "seen", "once", "the"]).unwrap();
+    let score = classify(
+        &p,
+        TOTALS,
+        &counts(),
+        ["never", "seen", "once", "twice", "the"],
+    )
+    .unwrap();
     assert_eq!(score.probability, 0.5);
     assert!(score.significant.is_empty());
     assert!(!score.is_junk);

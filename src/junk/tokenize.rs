@@ -5,7 +5,8 @@
 //! - The From, To, Cc, Reply-To and Subject fields of the message's header, decoded (RFC 2047).
 //!   Their words are prefixed by the lowercased field name (`subject:viagra`, `from:alice`): a
 //!   word in a sender's name says something else than the same word in a body. Address fields
-//!   also give the address's whole domain (`from:example.com`), the best single sender signal.
+//!   also give the address's whole domain (`from:example.com`), the best single sender signal,
+//!   when it is a dotted host name of at most [`MAX_WORD`] characters.
 //! - Every text part, whatever the MIME structure (multipart/alternative gives both the plain
 //!   and the HTML version, the set removes the overlap): text/* parts decoded from their
 //!   transfer encoding and charset to UTF-8, text/html turned into its text (tags, styles and
@@ -120,7 +121,7 @@ fn collect(message: &Message<'_>, depth: usize, out: &mut Vec<Piece>) {
                             (prefix, address.rsplit_once('@'))
                         {
                             let domain = domain.trim().to_lowercase();
-                            if !domain.is_empty() && domain.chars().count() <= MAX_WORD {
+                            if is_domain(&domain) {
                                 out.push(Piece::Token(format!("{prefix}:{domain}")));
                             }
                         }
@@ -255,6 +256,16 @@ fn bigrams<'t>(run: &'t str, out: &mut Vec<&'t str>) {
     for w in bounds.windows(3) {
         out.push(&run[w[0]..w[2]]);
     }
+}
+
+/// Whether a lowercased domain is worth a token of its own: a dotted host name of at most
+/// [`MAX_WORD`] characters.
+fn is_domain(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.chars().count() <= MAX_WORD
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
 }
 
 /// Whether a word (letters and digits only) is worth counting.
