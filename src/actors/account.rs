@@ -165,8 +165,8 @@ pub struct Delivered {
 
 write_request! {
     /// Delivers a message into a mailbox of the account (created when missing).
-    DeliverMessage { mailbox: DeliveryMailbox, message: NewMessage } -> Delivered;
-    |m| WriteOp::Deliver { mailbox: m.mailbox, message: m.message };
+    DeliverMessage { mailbox: DeliveryMailbox, message: NewMessage, junk_score: Option<f64> } -> Delivered;
+    |m| WriteOp::Deliver { mailbox: m.mailbox, message: m.message, junk_score: m.junk_score };
     WriteOutcome::Delivered { id, mailbox, uid, modseq } => {
         metrics::DELIVERIES.add(1);
         Delivered { id, mailbox, uid, modseq }

@@ -69,6 +69,8 @@ pub enum WriteOp {
     /// Delivery of incoming mail: the mailbox (by name) is created when missing, so that a
     /// delivery never fails because of it.
     Deliver {
+        /// The junk filter's score at delivery, recorded with the message.
+        junk_score: Option<f64>,
         mailbox: DeliveryMailbox,
         message: NewMessage,
     },

@@ -97,6 +97,23 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// The junk filter's verdict on `message` (CRLF bytes), from the counts as committed.
+    pub fn junk_classify(&self, message: &[u8]) -> Result<crate::junk::Score, StoreError> {
+        let params = crate::junk::Params::default();
+        let totals = super::tables::junk::totals(&self.store.meta, &self.txn)?;
+        let words = super::tables::junk::WordsRead {
+            db: &self.store.junk_words,
+            txn: &self.txn,
+        };
+        let tokens = crate::junk::tokenize(&params, message);
+        crate::junk::classify(&params, totals, &words, &tokens)
+    }
+
+    /// The score a message got at delivery, if it was classified.
+    pub fn junk_score(&self, id: MessageId) -> Result<Option<f64>, StoreError> {
+        Ok(super::tables::junk::trained(&self.store.junk_trained, &self.txn, id)?.score)
+    }
+
     /// The junk filter's state: messages trained as ham and spam (totals), tokens known, and
     /// how many messages are recorded as trained each way.
     pub fn junk_stats(&self) -> Result<JunkStats, StoreError> {

@@ -44,6 +44,7 @@ fn deliver(message: NewMessage) -> WriteOp {
     WriteOp::Deliver {
         mailbox: DeliveryMailbox::inbox(),
         message,
+        junk_score: None,
     }
 }
 

@@ -113,3 +113,41 @@ def test_append_to_junk_and_disabled_accounts(junk_server):
     o.select("Junk")
     assert not flags(o, only_uid(o)) & {"$Junk", "$NotJunk"}
     o.logout()
+
+
+def test_trained_filter_sends_spam_to_junk_on_delivery(junk_server):
+    server = junk_server
+    c = imaplib.IMAP4("127.0.0.1", server.ports["imap"])
+    c.login("mjl@moxide.test", PASSWORD)
+    c.create("Archive")
+    hams = ["meeting notes project schedule review tomorrow", "family dinner sunday recipe garden",
+            "invoice attached accounting quarter report", "hiking trip weekend mountains photos",
+            "kernel patch review mailing list discussion"]
+    spams = ["cheap pills pharmacy discount viagra", "winner lottery claim prize money transfer",
+             "casino bonus free spins jackpot", "loan approved instant cash credit"]
+    # 50 ham (Archive: $NotJunk) and 20 spam (Junk: $Junk) train the filter; below 50 ham it
+    # decides nothing.
+    for i in range(50):
+        body = f"Subject: note {i}\r\nFrom: friend{i % 7}@example.net\r\n\r\n{hams[i % len(hams)]} number {i}\r\n"
+        assert c.append("Archive", None, None, body.encode())[0] == "OK"
+    for i in range(20):
+        body = f"Subject: offer {i}\r\nFrom: promo{i}@spam.example\r\n\r\n{spams[i % len(spams)]} now {i}\r\n"
+        assert c.append("Junk", None, None, body.encode())[0] == "OK"
+    s = stats(server)
+    assert (s["ham_messages"], s["spam_messages"]) == (50, 20)
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as smtp:
+        smtp.ehlo("client.example")
+        smtp.sendmail("promo9@spam.example", ["mjl@moxide.test"],
+                      b"From: promo9@spam.example\r\nSubject: offer again\r\n\r\ncasino bonus free spins jackpot viagra pills\r\n")
+        smtp.sendmail("friend3@example.net", ["mjl@moxide.test"],
+                      b"From: friend3@example.net\r\nSubject: note again\r\n\r\nmeeting notes project schedule review\r\n")
+    c.select("Junk")
+    typ, data = c.uid("SEARCH", "SUBJECT", '"offer again"')
+    assert data[0].split(), "spam not delivered to Junk"
+    assert "$Junk" in flags(c, data[0].split()[0].decode())
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", "SUBJECT", '"note again"')
+    assert data[0].split(), "ham not delivered to the Inbox"
+    c.logout()
+    scores = re.findall(r"junk filter.*score=([0-9.]+) junk=(true|false)", server.log())
+    assert ("true" in [j for _, j in scores]) and ("false" in [j for _, j in scores]), scores

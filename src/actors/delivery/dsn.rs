@@ -88,6 +88,7 @@ pub async fn send_dsn(services: &Services, entry: &QueueEntry, kind: DsnKind, fa
         handle
             .addr
             .send(DeliverMessage {
+                junk_score: None,
                 mailbox: DeliveryMailbox::inbox(),
                 message: incoming.into_new_message(),
             })

@@ -234,7 +234,7 @@ async fn finish_incoming(
         })
         .collect();
     let delivered = deliver_local(
-        services, &received, parts, copies, mailbox, now, &txn, &trace,
+        services, &received, parts, copies, mailbox, now, &txn, &trace, true,
     )
     .await;
     drop(received);
@@ -267,8 +267,11 @@ async fn deliver_local(
     now: i64,
     txn: &Transaction,
     trace: &Trace,
+    junk_check: bool,
 ) -> bool {
     let size = received.data.len() as u64;
+    let data = received.data.clone();
+    let cid = trace.cid;
     let deliveries = copies.iter().map(|copy| {
         let message = NewMessage {
             source: received.source.clone(),
@@ -282,17 +285,41 @@ async fn deliver_local(
             received: now,
         };
         let registry = services.registry.clone();
-        let mailbox = mailbox.clone();
+        let mut mailbox = mailbox.clone();
         let account = copy.account.to_string();
+        let data = data.clone();
         async move {
             let handle = registry
-                .send(OpenAccount(account))
+                .send(OpenAccount(account.clone()))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
+            // The account's junk filter decides between the Inbox and Junk.
+            let mut junk_score = None;
+            if junk_check && mailbox == DeliveryMailbox::inbox() {
+                let store = handle.store.clone();
+                let verdict =
+                    actix_rt::task::spawn_blocking(move || store.read()?.junk_classify(&data))
+                        .await;
+                match verdict {
+                    Ok(Ok(score)) => {
+                        tracing::info!(cid, account = %account, score = score.probability, junk = score.is_junk, "junk filter");
+                        if score.is_junk {
+                            mailbox = DeliveryMailbox::Junk;
+                        }
+                        junk_score = Some(score.probability);
+                    }
+                    Ok(Err(e)) => tracing::warn!(cid, account = %account, error = %e, "junk filter"),
+                    Err(e) => tracing::warn!(cid, account = %account, error = %e, "junk filter"),
+                }
+            }
             handle
                 .addr
-                .send(DeliverMessage { mailbox, message })
+                .send(DeliverMessage {
+                    mailbox,
+                    message,
+                    junk_score,
+                })
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())
@@ -411,6 +438,8 @@ async fn submit(
         now,
         &txn,
         &trace,
+        // A logged-in user's mail to a local account is not filtered.
+        false,
     );
     let queued = async {
         if remote.is_empty() {

@@ -195,6 +195,7 @@ fn deliver(w: &Writer, spec: &AccountSpec) -> Result<(), GenError> {
             WriteOp::Deliver {
                 mailbox,
                 message: new_message(n, &env, w.hostname, Flags::empty()),
+                junk_score: None,
             }
         })
         .collect();

@@ -84,6 +84,7 @@ impl Fixture {
             .map(|i| WriteOp::Deliver {
                 mailbox: DeliveryMailbox::inbox(),
                 message: new_message(i),
+                junk_score: None,
             })
             .collect();
         ok(store.apply(deliveries).outcomes);

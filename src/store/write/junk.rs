@@ -95,6 +95,18 @@ impl AccountStore {
         tables::put_trained(&self.junk_trained, txn, id, record)
     }
 
+    /// Records the score a message got at delivery.
+    pub(super) fn junk_record_score(
+        &self,
+        txn: &mut RwTxn,
+        id: MessageId,
+        score: f64,
+    ) -> Result<(), StoreError> {
+        let mut record = tables::trained(&self.junk_trained, txn, id)?;
+        record.score = Some(score);
+        tables::put_trained(&self.junk_trained, txn, id, record)
+    }
+
     /// Forgets a message that is gone for good (its training was taken back already).
     pub(super) fn junk_forget(&self, txn: &mut RwTxn, id: MessageId) -> Result<(), StoreError> {
         tables::put_trained(&self.junk_trained, txn, id, Trained::default())

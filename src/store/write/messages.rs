@@ -108,6 +108,7 @@ impl AccountStore {
         txn: &mut RwTxn,
         target: DeliveryMailbox,
         m: NewMessage,
+        junk_score: Option<f64>,
         applied: &mut Applied,
         file_batch: &mut FileBatch,
     ) -> Result<WriteOutcome, StoreError> {
@@ -144,6 +145,9 @@ impl AccountStore {
             }
         };
         let (id, uid) = self.add_new(txn, &mut mailbox, m, modseq, applied, file_batch)?;
+        if let Some(score) = junk_score {
+            self.junk_record_score(txn, id, score)?;
+        }
         let mailbox_id = mailbox.id;
         self.mailboxes.put(txn, &mailbox)?;
         applied.changes.push(Change::Mailbox(mailbox));

@@ -123,9 +123,11 @@ impl AccountStore {
         file_batch: &mut FileBatch,
     ) -> Result<WriteOutcome, StoreError> {
         match op {
-            WriteOp::Deliver { mailbox, message } => {
-                self.deliver(txn, mailbox, message, applied, file_batch)
-            }
+            WriteOp::Deliver {
+                mailbox,
+                message,
+                junk_score,
+            } => self.deliver(txn, mailbox, message, junk_score, applied, file_batch),
             WriteOp::Append { mailbox, messages } => {
                 self.append(txn, &mailbox, messages, applied, file_batch)
             }
