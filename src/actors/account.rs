@@ -345,6 +345,7 @@ mod tests {
             addr.send(DeliverMessage {
                 mailbox: DeliveryMailbox::inbox(),
                 message: message(i),
+                junk_score: None,
             })
         }))
         .await;
