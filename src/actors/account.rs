@@ -253,6 +253,20 @@ write_request! {
 }
 
 write_request! {
+    /// Forgets what the junk filter learned (the start of a retrain).
+    ResetJunk {} -> ();
+    |_m| WriteOp::JunkReset;
+    WriteOutcome::JunkReset => ()
+}
+
+write_request! {
+    /// Trains the junk filter on messages as their flags say; answers how many were there.
+    TrainJunk { ids: Vec<crate::store::MessageId> } -> usize;
+    |m| WriteOp::JunkTrain { ids: m.ids };
+    WriteOutcome::JunkTrained(n) => n
+}
+
+write_request! {
     /// Replaces the password secrets. Never waits on sessions: they only read.
     SetPassword { secrets: PasswordSecrets } -> ();
     |m| WriteOp::SetPassword(m.secrets);

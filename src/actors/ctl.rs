@@ -92,6 +92,9 @@ impl Actor for CtlConn {
                     Request::Export { account, mailbox } => {
                         transfer::export(&services, &mut stream, account, mailbox).await
                     }
+                    Request::Retrain { account } => {
+                        super::retrain::retrain(&services, &mut stream, account).await
+                    }
                     Request::QueueDump { id } => {
                         transfer::queue_dump(&services, &mut stream, id).await
                     }
@@ -201,8 +204,9 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
         Request::LogLevel { level } => admin::log_level(&level),
         Request::Backup { dest } => super::backup::backup(services, dest).await,
         Request::JunkStats { account } => admin::junk_stats(services, account).await,
-        Request::Import { .. } | Request::Export { .. } | Request::QueueDump { .. } => {
-            Err("a streaming command without its stream".into())
-        }
+        Request::Import { .. }
+        | Request::Export { .. }
+        | Request::QueueDump { .. }
+        | Request::Retrain { .. } => Err("a streaming command without its stream".into()),
     }
 }

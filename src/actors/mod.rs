@@ -15,6 +15,7 @@ pub mod login;
 pub mod mailbox;
 pub mod queue;
 pub mod registry;
+pub mod retrain;
 pub mod smtp_conn;
 pub mod supervisor;
 pub mod transfer;

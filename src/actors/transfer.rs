@@ -31,24 +31,27 @@ pub enum Outcome {
     Close,
 }
 
-async fn answer(io: &mut (impl AsyncWrite + Unpin), response: Response) -> Outcome {
+pub(super) async fn answer(io: &mut (impl AsyncWrite + Unpin), response: Response) -> Outcome {
     match write_frame(io, &response).await {
         Ok(()) => Outcome::Continue,
         Err(_) => Outcome::Close,
     }
 }
 
-async fn refuse(io: &mut (impl AsyncWrite + Unpin), message: String) -> Outcome {
+pub(super) async fn refuse(io: &mut (impl AsyncWrite + Unpin), message: String) -> Outcome {
     answer(io, Response::Error { message }).await
 }
 
-fn ready() -> Response {
+pub(super) fn ready() -> Response {
     Response::Ok {
         output: String::new(),
     }
 }
 
-async fn open_account(services: &Services, account: &str) -> Result<AccountHandle, String> {
+pub(super) async fn open_account(
+    services: &Services,
+    account: &str,
+) -> Result<AccountHandle, String> {
     if !services.config.dynamic().accounts.contains_key(account) {
         return Err(format!("no account {account:?}"));
     }

@@ -71,6 +71,9 @@ enum CtlCommand {
         mailbox: String,
         path: PathBuf,
     },
+    /// Rebuilds the junk filter of ACCOUNT (or of every account) from its messages' $Junk and
+    /// $NotJunk flags, in batches while the server keeps serving; a progress bar on a terminal.
+    Retrain { account: Option<String> },
     /// The junk filter of an account.
     Junk {
         #[command(subcommand)]
@@ -282,7 +285,7 @@ fn simple_request(command: CtlCommand) -> Result<Request, CtlError> {
         CtlCommand::Junk {
             command: JunkCommand::Stats { account },
         } => Request::JunkStats { account },
-        CtlCommand::Import { .. } | CtlCommand::Export { .. } => {
+        CtlCommand::Import { .. } | CtlCommand::Export { .. } | CtlCommand::Retrain { .. } => {
             unreachable!("streaming command")
         }
     })
@@ -307,6 +310,10 @@ async fn execute(path: &Path, command: CtlCommand) -> Result<String, CtlError> {
         } => {
             let mut stream = connect(path).await?;
             transfer::export(&mut stream, format, account, mailbox, &dest).await
+        }
+        CtlCommand::Retrain { account } => {
+            let mut stream = connect(path).await?;
+            transfer::retrain(&mut stream, account).await
         }
         CtlCommand::Queue {
             command: QueueCommand::Dump { id },

@@ -4,6 +4,7 @@ pub mod ctl;
 pub mod gentestdata;
 pub mod localserve;
 pub mod quickstart;
+pub mod retrain;
 pub mod sendmail;
 pub mod serve;
 pub mod service;
@@ -46,6 +47,9 @@ enum Command {
     /// Submits the message on stdin like sendmail, for cron and scripts: to the submission
     /// server in /etc/moxide/sendmail.toml. Also what a link named `sendmail` runs.
     Sendmail(sendmail::SendmailCommand),
+    /// Rebuilds the junk filter of ACCOUNT (or all) from the messages' $Junk/$NotJunk flags,
+    /// with the server stopped (`moxctl retrain` does it while it runs).
+    Retrain(retrain::RetrainArgs),
     /// Prints the version.
     Version,
 }
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Verifydata(args) => verifydata::run(args),
         Command::Gentestdata(args) => gentestdata::run(args),
         Command::Sendmail(command) => sendmail::run(command),
+        Command::Retrain(args) => retrain::run(args),
         Command::Version => {
             println!("moxide {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -162,6 +162,10 @@ impl DomainsDoc {
         let mut addresses = Array::new();
         addresses.push(address.to_string());
         account.insert("addresses", toml_edit::value(addresses));
+        // New accounts learn junk from where their mail is moved (see config/junk.rs).
+        let mut junk = toml_edit::InlineTable::new();
+        junk.insert("enabled", true.into());
+        account.insert("automatic_junk_flags", toml_edit::value(junk));
         self.table("accounts")?.insert(name, Item::Table(account));
         Ok(())
     }

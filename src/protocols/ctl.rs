@@ -93,6 +93,11 @@ pub enum Request {
     QueueDump {
         id: u64,
     },
+    /// Rebuilds the junk filter of an account (or all) from the messages' flags: answered Ok,
+    /// then the daemon streams [`transfer::RetrainProgress`] pieces.
+    Retrain {
+        account: Option<String>,
+    },
     /// The state of an account's junk filter.
     JunkStats {
         account: String,

@@ -118,6 +118,12 @@ pub enum WriteOp {
         name: String,
     },
     SetPassword(PasswordSecrets),
+    /// Forgets everything the junk filter learned (retrain starts with this).
+    JunkReset,
+    /// Trains the junk filter on these messages as their current flags say.
+    JunkTrain {
+        ids: Vec<MessageId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +163,9 @@ pub enum WriteOutcome {
     /// Whether the subscription list changed.
     Subscribed(bool),
     PasswordSet,
+    JunkReset,
+    /// How many of the messages were still there to train.
+    JunkTrained(usize),
 }
 
 /// The flags of a message after a change.

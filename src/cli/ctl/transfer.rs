@@ -12,7 +12,7 @@ use super::progress::Progress;
 use super::{CtlError, expect_ready};
 use crate::protocols::ctl::stream::{Piece, StreamError, StreamReceiver, StreamSender, json};
 use crate::protocols::ctl::transfer::{
-    ExportPiece, ImportMessage, MAX_MESSAGE, flag_names, flags_from_names,
+    ExportPiece, ImportMessage, MAX_MESSAGE, RetrainProgress, flag_names, flags_from_names,
 };
 use crate::protocols::ctl::{Request, Response, read_frame};
 use crate::store::{Flags, export_paths, maildir, mbox};
@@ -376,4 +376,51 @@ pub async fn queue_dump(stream: &mut UnixStream, id: u64) -> Result<String, CtlE
     out.flush()
         .map_err(|e| CtlError::Local(format!("writing the message: {e}")))?;
     Ok(String::new())
+}
+
+/// `moxctl retrain [ACCOUNT]`: one progress bar per account, then a line per account.
+pub async fn retrain(stream: &mut UnixStream, account: Option<String>) -> Result<String, CtlError> {
+    expect_ready(stream, &Request::Retrain { account }).await?;
+    let mut rx = StreamReceiver::new(stream);
+    let mut done: Vec<RetrainProgress> = Vec::new();
+    let mut bar: Option<Progress> = None;
+    loop {
+        match rx.next().await.map_err(stream_error)? {
+            Piece::End => break,
+            Piece::Data(_) => {
+                rx.fail("data in a retrain").await;
+                return Err(CtlError::Protocol("unexpected data in a retrain".into()));
+            }
+            Piece::Json(body) => {
+                let p: RetrainProgress = json(&body).map_err(stream_error)?;
+                let new_account = done.last().is_none_or(|last| last.account != p.account);
+                if new_account {
+                    if let Some(mut b) = bar.take() {
+                        b.finish();
+                    }
+                    bar = Some(Progress::new("retraining", p.total, false));
+                    done.push(p.clone());
+                }
+                if let (Some(b), Some(last)) = (bar.as_mut(), done.last_mut()) {
+                    b.advance(
+                        p.done - last.done.min(p.done),
+                        p.done - last.done.min(p.done),
+                    );
+                    *last = p;
+                }
+            }
+        }
+    }
+    if let Some(mut b) = bar.take() {
+        b.finish();
+    }
+    Ok(done
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: junk filter retrained from {} messages\n",
+                p.account, p.total
+            )
+        })
+        .collect())
 }

@@ -48,6 +48,14 @@ pub enum ExportPiece {
     },
 }
 
+/// `moxctl retrain`'s progress: `done` of `total` messages of `account` trained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrainProgress {
+    pub account: String,
+    pub done: u64,
+    pub total: u64,
+}
+
 /// The IMAP names of `flags`.
 pub fn flag_names(flags: Flags) -> Vec<String> {
     flags.names().map(str::to_string).collect()

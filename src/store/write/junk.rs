@@ -107,6 +107,42 @@ impl AccountStore {
         tables::put_trained(&self.junk_trained, txn, id, record)
     }
 
+    /// Forgets all training: token counts, totals, and each message's training (its score at
+    /// delivery stays).
+    pub(super) fn junk_reset(&self, txn: &mut RwTxn) -> Result<(), StoreError> {
+        self.junk_words.clear(txn)?;
+        tables::put_totals(&self.meta, txn, crate::junk::Totals::default())?;
+        let mut scores = Vec::new();
+        for item in self.junk_trained.iter(txn)? {
+            let (id, _) = item?;
+            scores.push((id, tables::trained(&self.junk_trained, txn, id)?.score));
+        }
+        for (id, score) in scores {
+            tables::put_trained(&self.junk_trained, txn, id, Trained { class: None, score })?;
+        }
+        Ok(())
+    }
+
+    /// Trains the messages `ids` (those still live) as their flags say; answers how many.
+    pub(super) fn junk_train_ids(
+        &self,
+        txn: &mut RwTxn,
+        ids: &[MessageId],
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for id in ids {
+            let Some((mailbox, uid)) = self.messages.locate(txn, *id)? else {
+                continue;
+            };
+            let Some(m) = self.messages.get_live(txn, mailbox, uid)? else {
+                continue;
+            };
+            self.junk_follow(txn, m.id, m.flags, false)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Forgets a message that is gone for good (its training was taken back already).
     pub(super) fn junk_forget(&self, txn: &mut RwTxn, id: MessageId) -> Result<(), StoreError> {
         tables::put_trained(&self.junk_trained, txn, id, Trained::default())

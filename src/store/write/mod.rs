@@ -153,6 +153,14 @@ impl AccountStore {
                 secrets::put(&self.meta, txn, &secrets)?;
                 Ok(WriteOutcome::PasswordSet)
             }
+            WriteOp::JunkReset => {
+                self.junk_reset(txn)?;
+                Ok(WriteOutcome::JunkReset)
+            }
+            WriteOp::JunkTrain { ids } => {
+                let n = self.junk_train_ids(txn, &ids)?;
+                Ok(WriteOutcome::JunkTrained(n))
+            }
         }
     }
 
