@@ -77,6 +77,10 @@ def test_moves_store_and_expunge_train_and_untrain(junk_server):
     assert stats(server) == {"ham_messages": 0, "spam_messages": 0, "words": 0, "trained_ham": 0, "trained_spam": 0}
     assert c.uid("STORE", uid, "+FLAGS", "($Junk)")[0] == "OK"
     assert stats(server)["spam_messages"] == 1
+    assert c.uid("STORE", uid, "-FLAGS", "($Junk)")[0] == "OK"
+    assert stats(server) == {"ham_messages": 0, "spam_messages": 0, "words": 0, "trained_ham": 0, "trained_spam": 0}
+    assert c.uid("STORE", uid, "+FLAGS", "($Junk)")[0] == "OK"
+    assert stats(server)["spam_messages"] == 1
 
     # A copy is trained on its own (into Junk: spam again).
     assert c.uid("COPY", uid, "Junk")[0] == "OK"
