@@ -88,9 +88,22 @@ pub struct Context<'a> {
     /// Our host name, for EHLO.
     pub hostname: &'a str,
     pub resolver: Option<&'a MessageAuthenticator>,
-    /// The queue file of the message.
-    pub file: std::path::PathBuf,
+    /// Where the queued messages' files are.
+    pub queue: &'a crate::store::queue::QueueStore,
     pub timeouts: Timeouts,
+}
+
+/// How many transactions one connection carries at most.
+const MAX_TRANSACTIONS_PER_CONNECTION: usize = 100;
+
+/// Further messages for a connection that just delivered one, to the same destination through
+/// the same transport: `next_batch` gets the results of the batch it was given last (or of the
+/// first one) and answers the next batch, if any.
+pub trait Batches: Send {
+    fn next_batch(
+        &mut self,
+        results: Vec<RcptResult>,
+    ) -> futures_util::future::BoxFuture<'_, Option<Vec<QueueEntry>>>;
 }
 
 /// A connection of any kind (TCP, or through a SOCKS proxy).
@@ -108,12 +121,15 @@ struct Session<'a> {
     auth: Option<&'a RelayAuth>,
 }
 
-/// Delivers `entries` (one message, one recipient domain) through `transport`, one result per
-/// entry in order.
+/// Delivers `entries` (one message, one recipient domain) through `transport`. The connection
+/// that takes them then carries the further batches `batches` hands out. Returns the results of
+/// the last batch, one per entry in order (those of earlier batches went to `batches`; empty
+/// when `batches` had nothing more).
 pub async fn deliver(
     ctx: &Context<'_>,
     transport: &Transport,
     entries: &[QueueEntry],
+    batches: &mut dyn Batches,
 ) -> Vec<RcptResult> {
     let all = |f: Failure| vec![RcptResult::Failed(f); entries.len()];
     let requiretls = entries.iter().any(|e| e.requiretls == Some(true));
@@ -168,7 +184,7 @@ pub async fn deliver(
                             continue;
                         }
                     };
-                    match transaction(ctx, stream, host, &session, entries).await {
+                    match transaction(ctx, stream, host, &session, entries, batches).await {
                         Ok(results) => return results,
                         Err(f) => last = f,
                     }
@@ -200,7 +216,7 @@ pub async fn deliver(
                         continue;
                     }
                 };
-                match transaction(ctx, stream, host, &session, entries).await {
+                match transaction(ctx, stream, host, &session, entries, batches).await {
                     Ok(results) => return results,
                     Err(f) => last = f,
                 }
@@ -305,14 +321,16 @@ async fn connect(target: SocketAddr, proxy: Option<SocketAddr>) -> Result<BoxStr
     }
 }
 
-/// One connection: greeting, EHLO, TLS, AUTH, the transaction, QUIT. Ok with each recipient's
-/// result once the server took the transaction; Err when this host could not (another may).
+/// One connection: greeting, EHLO, TLS, AUTH, the transaction, then further batches while the
+/// connection stays usable, QUIT. Ok with the last batch's results once the server took the
+/// first transaction; Err when this host could not (another may).
 async fn transaction(
     ctx: &Context<'_>,
     stream: BoxStream,
     host: &str,
     session: &Session<'_>,
     entries: &[QueueEntry],
+    batches: &mut dyn Batches,
 ) -> Result<Vec<RcptResult>, Failure> {
     let fail = |e: ClientError| Failure::from_client(host, &e);
     let mut client = match &session.implicit_tls {
@@ -354,6 +372,33 @@ async fn transaction(
             }
         }
     }
+    let mut results = send_batch(ctx, &mut client, host, entries).await?;
+    // The same connection takes more messages for this destination while it is good.
+    let mut sent = 1;
+    while client.is_usable() && sent < MAX_TRANSACTIONS_PER_CONNECTION {
+        let Some(next) = batches.next_batch(std::mem::take(&mut results)).await else {
+            client.quit().await;
+            return Ok(Vec::new());
+        };
+        results = match send_batch(ctx, &mut client, host, &next).await {
+            Ok(r) => r,
+            Err(f) => vec![RcptResult::Failed(f); next.len()],
+        };
+        sent += 1;
+    }
+    client.quit().await;
+    Ok(results)
+}
+
+/// One transaction on an open connection. Err: the connection failed before any recipient
+/// had an answer.
+async fn send_batch(
+    ctx: &Context<'_>,
+    client: &mut Client<BoxStream>,
+    host: &str,
+    entries: &[QueueEntry],
+) -> Result<Vec<RcptResult>, Failure> {
+    let fail = |e: ClientError| Failure::from_client(host, &e);
     let first = &entries[0];
     let parse = |text: &str| Address::parse_simple(text);
     let mail_from = if first.mail_from.is_empty() {
@@ -376,9 +421,10 @@ async fn transaction(
         requiretls: entries.iter().any(|e| e.requiretls == Some(true)),
         eight_bit: true,
     };
-    let mut file = tokio::fs::File::open(&ctx.file)
+    let path = ctx.queue.file_path(first.file);
+    let mut file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| Failure::local(false, format!("opening {}: {e}", ctx.file.display())))?;
+        .map_err(|e| Failure::local(false, format!("opening {}: {e}", path.display())))?;
     let message = Message {
         prefix: &first.prefix,
         body: &mut file,
@@ -388,13 +434,10 @@ async fn transaction(
         Ok(r) => r,
         Err(e) if e.is_permanent() || e.step() == Some(Step::Mail) => {
             // Refused as a whole by a server that took the connection: the same for everyone.
-            let f = fail(e);
-            client.quit().await;
-            return Ok(vec![RcptResult::Failed(f); entries.len()]);
+            return Ok(vec![RcptResult::Failed(fail(e)); entries.len()]);
         }
         Err(e) => return Err(fail(e)),
     };
-    client.quit().await;
     Ok(results
         .into_iter()
         .map(|r| match r.result {

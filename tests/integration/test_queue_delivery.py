@@ -221,3 +221,18 @@ def test_sigkill_during_delivery_loses_and_repeats_nothing(serve, dns, postfix_m
     time.sleep(1)
     delivered = [tuple(m.recipients) for m in mx.messages()]
     assert sorted(delivered) == [("a1@remote.test",), ("a2@remote.test",), ("a3@remote.test",)], delivered
+
+
+def test_one_connection_carries_the_messages_queued_meanwhile(serve, dns, postfix_mx):
+    ip = loopback_for_port_25()
+    # The first transaction takes a second at the MX: the others are queued meanwhile.
+    mx = postfix_mx(address=ip, port=25, extra_main="smtpd_client_restrictions = sleep 1, permit\n")
+    mx_for(dns, "remote.test", ip)
+    server = serve()
+    for n in (1, 2, 3):
+        submit(server, [f"r{n}@remote.test"], f"reuse {n}")
+    msgs = mx.wait_for_messages(3, timeout=30)
+    assert sorted(m.recipients[0] for m in msgs) == ["r1@remote.test", "r2@remote.test", "r3@remote.test"]
+    wait_queue(server, lambda q: q == {})
+    # One connection, three transactions (RSET between them is the client's business).
+    assert re.search(r"disconnect from .* mail=3 rcpt=3 (bdat|data)=3", mx.log()), mx.log()

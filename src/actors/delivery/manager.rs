@@ -49,6 +49,25 @@ impl DeliveryManager {
         }
     }
 
+    /// Takes the waiting entry at `i` and the other waiting recipients of its message at the
+    /// same domain (they go in one transaction).
+    fn take_group(&mut self, i: usize) -> Option<Vec<Due>> {
+        let first = self.waiting.remove(i)?;
+        let domain = first.entry.recipient_domain_ascii.clone();
+        let file = first.entry.file;
+        let mut group = vec![first];
+        let mut rest = VecDeque::with_capacity(self.waiting.len());
+        for d in self.waiting.drain(..) {
+            if d.entry.file == file && d.entry.recipient_domain_ascii == domain {
+                group.push(d);
+            } else {
+                rest.push_back(d);
+            }
+        }
+        self.waiting = rest;
+        Some(group)
+    }
+
     /// Starts attempts while there is room and a due entry whose domain is free.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
         let Some(services) = self.services.clone() else {
@@ -63,26 +82,14 @@ impl DeliveryManager {
             else {
                 return;
             };
-            let Some(first) = self.waiting.remove(i) else {
+            let Some(group) = self.take_group(i) else {
                 return;
             };
-            let domain = first.entry.recipient_domain_ascii.clone();
-            let file = first.entry.file;
-            // The message's other recipients at this domain that are due too.
-            let mut group = vec![first];
-            let mut rest = VecDeque::with_capacity(self.waiting.len());
-            for d in self.waiting.drain(..) {
-                if d.entry.file == file && d.entry.recipient_domain_ascii == domain {
-                    group.push(d);
-                } else {
-                    rest.push_back(d);
-                }
-            }
-            self.waiting = rest;
+            let domain = group[0].entry.recipient_domain_ascii.clone();
             self.busy_domains.insert(domain.clone());
             self.running += 1;
             let actors = group.into_iter().map(|d| d.actor).collect();
-            let attempt = run_attempt(services.clone(), actors);
+            let attempt = run_attempt(services.clone(), ctx.address(), actors);
             ctx.spawn(attempt.into_actor(self).map(move |_, act, ctx| {
                 act.running -= 1;
                 act.busy_domains.remove(&domain);
@@ -148,6 +155,28 @@ impl Handler<Due> for DeliveryManager {
                 act.dispatch(ctx);
             });
         }
+    }
+}
+
+/// A connection to `domain` is free for another message: the next due group for it, if any.
+#[derive(Message)]
+#[rtype(result = "Option<Vec<Addr<EntryActor>>>")]
+pub struct NextForDomain(pub String);
+
+impl Handler<NextForDomain> for DeliveryManager {
+    type Result = Option<Vec<Addr<EntryActor>>>;
+
+    fn handle(
+        &mut self,
+        NextForDomain(domain): NextForDomain,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let i = self
+            .waiting
+            .iter()
+            .position(|d| d.entry.recipient_domain_ascii == domain)?;
+        let group = self.take_group(i)?;
+        Some(group.into_iter().map(|d| d.actor).collect())
     }
 }
 
