@@ -70,14 +70,16 @@ async fn retrain_one<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), Failed> {
     let local = |e: String| Failed::Local(e);
     let handle = open_account(services, name).await.map_err(local)?;
-    let store = handle.store.clone();
-    let ids = actix_rt::task::spawn_blocking(move || live_ids(&store))
-        .await
-        .map_err(|e| local(e.to_string()))?
-        .map_err(|e| local(e.to_string()))?;
+    // Reset first, then list: a message delivered in between is trained by its delivery, and
+    // training it again from the list finds it trained already.
     handle
         .addr
         .send(ResetJunk {})
+        .await
+        .map_err(|e| local(e.to_string()))?
+        .map_err(|e| local(e.to_string()))?;
+    let store = handle.store.clone();
+    let ids = actix_rt::task::spawn_blocking(move || live_ids(&store))
         .await
         .map_err(|e| local(e.to_string()))?
         .map_err(|e| local(e.to_string()))?;

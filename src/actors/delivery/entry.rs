@@ -152,7 +152,14 @@ impl Handler<BeginAttempt> for EntryActor {
             .into_actor(self)
             .map(|result, act, ctx| {
                 let error = match result {
-                    None => return None,
+                    None => {
+                        // Dropped while it waited for a slot: nothing more to do.
+                        if act.dropped {
+                            act.busy = false;
+                            ctx.stop();
+                        }
+                        return None;
+                    }
                     Some(Ok(Ok(entry))) => {
                         metrics::QUEUE_ATTEMPTS.add(1);
                         act.entry = entry.clone();
