@@ -481,6 +481,24 @@ impl QueueStore {
         Ok(out)
     }
 
+    /// Every entry that decodes, and the damaged ones apart (moxide verifydata reports them):
+    /// one damaged record must not keep the rest of the queue from being delivered.
+    pub fn list_readable(
+        &self,
+    ) -> Result<(Vec<QueueEntry>, Vec<(QueueId, StoreError)>), StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut good = Vec::new();
+        let mut damaged = Vec::new();
+        for item in self.entries.remap_data_type::<Bytes>().iter(&rtxn)? {
+            let (id, bytes) = item?;
+            match decode_entry(id, bytes) {
+                Ok(e) => good.push(e),
+                Err(e) => damaged.push((id, e)),
+            }
+        }
+        Ok((good, damaged))
+    }
+
     /// One entry. Blocking.
     pub fn get(&self, id: QueueId) -> Result<Option<QueueEntry>, StoreError> {
         let rtxn = self.env.read_txn()?;

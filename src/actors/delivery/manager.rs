@@ -110,9 +110,12 @@ impl Handler<Init> for DeliveryManager {
     fn handle(&mut self, Init(services): Init, ctx: &mut Context<Self>) {
         let store = services.queue_store.clone();
         self.services = Some(services);
-        let load = actix_rt::task::spawn_blocking(move || store.list());
+        let load = actix_rt::task::spawn_blocking(move || store.list_readable());
         ctx.spawn(load.into_actor(self).map(|result, act, ctx| match result {
-            Ok(Ok(entries)) => {
+            Ok(Ok((entries, damaged))) => {
+                for (id, error) in damaged {
+                    tracing::error!(id = id.0, error = %error, "damaged queue entry left alone (see moxide verifydata)");
+                }
                 tracing::info!(entries = entries.len(), "outgoing queue loaded");
                 act.spawn_entries(entries, ctx);
             }

@@ -345,6 +345,12 @@ fn damaged_record_is_an_error_not_a_panic() {
         }
     }
     assert!(matches!(queue.list(), Err(StoreError::Corrupt(_))));
+    let (good, damaged) = queue.list_readable().unwrap();
+    assert_eq!(good.iter().map(|e| e.id).collect::<Vec<_>>(), [QueueId(2)]);
+    assert_eq!(
+        damaged.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [QueueId(1), QueueId(3)]
+    );
     assert!(matches!(
         queue.remove(QueueId(1)),
         Err(StoreError::Corrupt(_))
