@@ -107,6 +107,9 @@ pub struct NewQueued {
     pub now: i64,
 }
 
+/// The entries that decode, and the damaged ones with why (see [`QueueStore::list_readable`]).
+pub type Readable = (Vec<QueueEntry>, Vec<(QueueId, StoreError)>);
+
 /// A change to the queue, asked of the queue actor.
 #[derive(Debug, Clone)]
 pub enum QueueOp {
