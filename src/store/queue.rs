@@ -486,9 +486,7 @@ impl QueueStore {
 
     /// Every entry that decodes, and the damaged ones apart (moxide verifydata reports them):
     /// one damaged record must not keep the rest of the queue from being delivered.
-    pub fn list_readable(
-        &self,
-    ) -> Result<(Vec<QueueEntry>, Vec<(QueueId, StoreError)>), StoreError> {
+    pub fn list_readable(&self) -> Result<Readable, StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut good = Vec::new();
         let mut damaged = Vec::new();
