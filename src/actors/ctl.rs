@@ -9,7 +9,6 @@ use actix::prelude::*;
 use tokio::net::{UnixListener, UnixStream};
 
 use super::account::SetPassword;
-use super::queue::ListQueue;
 use super::registry::{OpenAccount, OpenAccounts};
 use super::transfer::{self, Outcome};
 use super::{Services, admin};
@@ -182,13 +181,23 @@ async fn execute(services: &Services, request: Request) -> Result<String, String
             Ok("reloaded\n".into())
         }
         Request::QueueList => {
-            let entries = services
-                .queue
-                .send(ListQueue)
+            // Reads committed state on the blocking pool; a damaged record is a line of its own.
+            let store = services.queue_store.clone();
+            let (entries, damaged) = actix_rt::task::spawn_blocking(move || store.list_readable())
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-            Ok(queue_listing(&entries))
+            let mut out = if entries.is_empty() && !damaged.is_empty() {
+                String::new()
+            } else {
+                queue_listing(&entries)
+            };
+            for (id, error) in damaged {
+                out.push_str(&format!(
+                    "{id}  damaged record (see moxide verifydata): {error}\n"
+                ));
+            }
+            Ok(out)
         }
         Request::AccountAdd { name, address } => admin::account_add(services, name, address).await,
         Request::AccountRemove { name } => admin::account_remove(services, name).await,
