@@ -73,24 +73,10 @@ impl AccountRegistry {
         }
     }
 
-    /// The account's AutomaticJunkFlags from the current configuration; in localserve the
-    /// defaults unless configured.
+    /// The account's AutomaticJunkFlags in the current configuration.
     fn junk_flags(&self, name: &str) -> Option<Arc<crate::config::junk::AutoJunkFlags>> {
-        let config = self.config.as_ref()?;
-        let dynamic = config.dynamic();
-        let configured = dynamic
-            .accounts
-            .get(name)
-            .and_then(|a| a.junk_flags.clone());
-        let localserve = matches!(config.mode, crate::config::Mode::Localserve { .. });
-        let unset = dynamic
-            .accounts
-            .get(name)
-            .is_none_or(|a| a.junk_flags.is_none());
-        if configured.is_none() && localserve && unset {
-            return Some(Arc::new(crate::config::junk::AutoJunkFlags::defaults()));
-        }
-        configured
+        let dynamic = self.config.as_ref()?.dynamic();
+        dynamic.accounts.get(name)?.junk_flags.clone()
     }
 
     fn start_opening(&mut self, name: String, ctx: &mut Context<Self>) {

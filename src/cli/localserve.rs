@@ -70,6 +70,8 @@ const DYNAMIC_FILE: &str = r#"# Domains and accounts of moxide localserve. Any a
 [accounts.mox]
 domain = "localhost"
 addresses = ["mox@localhost"]
+# Moving mail to Junk (or out of it) trains the junk filter.
+automatic_junk_flags = { enabled = true }
 "#;
 
 /// Writes `text` to `path` unless the file exists.

@@ -60,19 +60,6 @@ fn compile(text: &str, key: &str, problems: &mut Problems) -> Option<regex_lite:
 }
 
 impl AutoJunkFlags {
-    /// The defaults (as for new accounts and localserve).
-    pub fn defaults() -> AutoJunkFlags {
-        let mut problems = Problems::new(std::path::Path::new(""));
-        AutoJunkFile {
-            enabled: true,
-            junk_mailbox_regexp: None,
-            neutral_mailbox_regexp: None,
-            notjunk_mailbox_regexp: None,
-        }
-        .validate("", &mut problems)
-        .expect("the default expressions compile")
-    }
-
     /// What `name` (a mailbox name, `/` as separator) with special-use `is_junk` does.
     pub fn category(&self, name: &str, special_junk: bool) -> Category {
         if special_junk || self.junk.is_match(name) {
@@ -124,9 +111,21 @@ impl AutoJunkFile {
 mod tests {
     use super::*;
 
+    fn defaults() -> AutoJunkFlags {
+        let mut problems = Problems::new(std::path::Path::new(""));
+        AutoJunkFile {
+            enabled: true,
+            junk_mailbox_regexp: None,
+            neutral_mailbox_regexp: None,
+            notjunk_mailbox_regexp: None,
+        }
+        .validate("", &mut problems)
+        .expect("the default expressions compile")
+    }
+
     #[test]
     fn default_categories() {
-        let f = AutoJunkFlags::defaults();
+        let f = defaults();
         assert_eq!(f.category("Junk", false), Category::Junk);
         assert_eq!(f.category("spam/2024", false), Category::Junk);
         assert_eq!(f.category("INBOX", false), Category::Neutral);

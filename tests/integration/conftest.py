@@ -1,5 +1,6 @@
 """Fixtures that run the real moxide binary on free loopback ports."""
 
+import imaplib
 import os
 import pathlib
 import re
@@ -317,3 +318,20 @@ def smtp_sink():
     start, stop = _peers(SmtpSink)
     yield start
     stop()
+
+
+def stored(server, account, subject):
+    """The messages in `account`'s Inbox with `subject`, as stored (BODY[])."""
+    c = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
+    try:
+        c.login(*server.login(account))
+        c.select("INBOX")
+        typ, data = c.uid("SEARCH", "SUBJECT", subject)
+        assert typ == "OK", data
+        bodies = []
+        for uid in data[0].split():
+            typ, data = c.uid("FETCH", uid, "(BODY.PEEK[])")
+            bodies.append(data[0][1])
+        return bodies
+    finally:
+        c.logout()

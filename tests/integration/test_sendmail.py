@@ -1,7 +1,6 @@
 """`moxide sendmail`: the sendmail-compatible command submitting to the test server, as cron and
 scripts would run it (also through a link named `sendmail`)."""
 
-import imaplib
 import os
 import stat
 import subprocess
@@ -9,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, PASSWORD
+from conftest import BIN, PASSWORD, stored
 
 MJL = "mjl@moxide.test"
 OTHER = "other@other.test"
@@ -42,21 +41,6 @@ def sendmail(tmp_path, config, args, message, binary=BIN):
     return subprocess.run(command, input=message, capture_output=True, env=env, timeout=60)
 
 
-def stored(server, account, subject):
-    """The messages in `account`'s Inbox with `subject`, as stored (BODY[])."""
-    c = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
-    try:
-        c.login(*server.login(account))
-        c.select("INBOX")
-        typ, data = c.uid("SEARCH", "SUBJECT", subject)
-        assert typ == "OK", data
-        bodies = []
-        for uid in data[0].split():
-            typ, data = c.uid("FETCH", uid, "(BODY.PEEK[])")
-            bodies.append(data[0][1])
-        return bodies
-    finally:
-        c.logout()
 
 
 def test_automatic_mechanism_over_starttls(server, tmp_path):

@@ -19,7 +19,7 @@ import uuid
 import pytest
 import scramp
 
-from conftest import Serve
+from conftest import Serve, stored
 
 MECHANISMS = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"]
 # What EHLO offers: -PLUS only where there is a TLS channel to bind to.
@@ -94,21 +94,6 @@ def token():
     return f"t{uuid.uuid4().hex}"
 
 
-def stored(server, account, subject):
-    """The messages in `account`'s Inbox with `subject`, as stored (BODY[])."""
-    c = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
-    try:
-        c.login(*server.login(account))
-        c.select("INBOX")
-        typ, data = c.uid("SEARCH", "SUBJECT", subject)
-        assert typ == "OK", data
-        bodies = []
-        for uid in data[0].split():
-            typ, data = c.uid("FETCH", uid, "(BODY.PEEK[])")
-            bodies.append(data[0][1])
-        return bodies
-    finally:
-        c.logout()
 
 
 def received(body, protocol, rcpt="other@other.test", ip="127.0.0.1"):
